@@ -1,0 +1,21 @@
+"""Baselines for GreenLLM-v0: the full-horizon LP oracle, and policies scored against it.
+
+Names are imported lazily, so that ``python -m baselines.oracle`` runs its module only once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "InfeasibleScenarioError": "oracle", "LPSolver": "oracle", "OracleResult": "oracle", "diagnose": "oracle",
+    "solve": "oracle", "solve_lexicographic": "oracle",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'baselines' has no attribute {name!r}")

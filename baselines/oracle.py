@@ -1,0 +1,364 @@
+"""The oracle: the full-horizon HiGHS LP with perfect foresight (weighted, M1/M2, lexicographic).
+
+Python::
+
+    from baselines import solve, solve_lexicographic
+    res = solve(scenario, weights=(1/3, 1/3, 1/3))
+    res.plan        # (T, I, K, J) shares
+    res.objective   # weighted objective, $
+
+Command line::
+
+    python -m baselines.oracle --scenario s.json [--weights e,c,d | --lexicographic energy,delay,carbon] [--json]
+    python -m baselines.oracle tables --scenario ../shared/data/paper_reference_scenario.json [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Sequence
+
+import highspy
+import numpy as np
+
+from green_llm_env import cost
+from green_llm_env.cost import Coefficients
+from green_llm_env.scenario import Scenario, ScenarioFileError
+
+from .lp import LinearProgram, build_lp, objective_vector
+
+__all__ = ["OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver", "diagnose", "solve",
+           "solve_lexicographic", "TABLE_I_ORDERS", "TABLE_II_WEIGHTS"]
+
+OBJECTIVES = {"energy": (1.0, 0.0, 0.0), "carbon": (0.0, 1.0, 0.0), "delay": (0.0, 0.0, 1.0)}
+"""Each single objective as a weight vector (σe, σc, σd)."""
+
+TABLE_II_WEIGHTS = ((1 / 3, 1 / 3, 1 / 3), (0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.2, 0.2, 0.6), (0.45, 0.45, 0.1),
+                    (0.45, 0.1, 0.45))
+TABLE_I_ORDERS = (("energy", "delay", "carbon"), ("energy", "carbon", "delay"), ("delay", "energy", "carbon"),
+                  ("delay", "carbon", "energy"), ("carbon", "energy", "delay"), ("carbon", "delay", "energy"))
+
+_STATUS_OK = highspy.HighsModelStatus.kOptimal
+
+
+class InfeasibleScenarioError(ValueError):
+    """The scenario admits no feasible allocation (or the LP is unbounded); the message says why."""
+
+
+@dataclass
+class OracleResult:
+    """A solved plan and its costs, in the model's units ($, kg, L, s)."""
+
+    plan: np.ndarray  # (T, I, K, J) share of (i, k) demand sent to j in slot t
+    grid_kw: np.ndarray  # (T, J) grid power bought
+    objective: float  # weighted objective (final phase's objective for lexicographic), $
+    total: float  # energy + carbon + delay, $
+    energy: float  # C1, $
+    carbon: float  # C2, $
+    delay: float  # C3, $
+    emissions_kg: float
+    water_l: float
+    water_dual: float  # $ of objective saved per extra litre of water budget (>= 0; > 0 when it binds)
+    status: str
+    build_s: float
+    solve_s: float
+    method: str = "weighted"
+    weights: tuple[float, float, float] | None = None
+    order: tuple[str, ...] | None = None
+    phases: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field except the arrays ``plan`` and ``grid_kw`` (JSON-ready)."""
+        out = asdict(self)
+        for key in ("plan", "grid_kw"):
+            out.pop(key)
+        for key in ("weights", "order"):
+            if out[key] is None:
+                out.pop(key)
+            else:
+                out[key] = list(out[key])
+        return out
+
+
+# ----------------------------------------------------------------------------- diagnosis
+def diagnose(coef: Coefficients) -> str | None:
+    """A reason the scenario is infeasible that can be told cheaply, or None if no single family explains it."""
+    fastest = coef.delay_s.min(axis=2)  # (T, N)
+    bad = fastest > coef.delay_cap_s
+    if bad.any():
+        t, n = np.argwhere(bad)[0]
+        i, k = divmod(int(n), coef.K)
+        return (f"the delay cap of (area {i}, type {k}) is unreachable at hour {t}: the fastest DC gives "
+                f"{fastest[t, n]:.3f} s > Delta = {coef.delay_cap_s[n]:.3f} s")
+    need = coef.resource.sum(axis=1)  # (T, R)
+    have = coef.capacity.sum(axis=1)  # (R,)
+    bad = need > have
+    if bad.any():
+        t, r = np.argwhere(bad)[0]
+        return (f"demand at hour {t} needs {need[t, r]:.1f} units of resource {r}, more than the total "
+                f"capacity {have[r]:.1f} of all DCs")
+    fkw = cost.facility_kw_per_share(coef)
+    least_kw = fkw.min(axis=2).sum(axis=1)  # (T,)
+    supply = (coef.grid_cap_kw + coef.renewable_kw).sum(axis=1)
+    bad = least_kw > supply
+    if bad.any():
+        t = int(np.argmax(bad))
+        return (f"hour {t} needs at least {least_kw[t]:.1f} kW of facility power; grid caps plus renewables "
+                f"give {supply[t]:.1f} kW")
+    least_water = float(cost.water_l_per_share(coef).min(axis=2).sum())
+    if least_water > coef.water_budget_l:
+        return (f"the water budget Z = {coef.water_budget_l:.1f} L is below the least water any plan needs "
+                f"({least_water:.1f} L)")
+    return None
+
+
+# ---------------------------------------------------------------------------- solver
+class LPSolver:
+    """One HiGHS instance holding the LP of a scenario; re-solves warm after cost or bound changes."""
+
+    def __init__(self, scenario_or_coef: Scenario | Coefficients, threads: int | None = None) -> None:
+        t0 = time.perf_counter()
+        coef = scenario_or_coef if isinstance(scenario_or_coef, Coefficients) else cost.coefficients(
+            scenario_or_coef)
+        self.coef = coef
+        self.lp: LinearProgram = build_lp(coef)
+        self.objectives = {name: objective_vector(coef, w) for name, w in OBJECTIVES.items()}
+        lp = self.lp
+        h = _new_highs()
+        h.setOptionValue("solver", "simplex")
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        status = h.passModel(lp.num_col, lp.num_row, lp.nnz, 1, 1, 0.0, np.zeros(lp.num_col), lp.col_lower, lp.col_upper,
+                    lp.row_lower, lp.row_upper, lp.a_start, lp.a_index, lp.a_value, np.zeros(lp.num_col, np.int32))
+        if status != highspy.HighsStatus.kOk:
+            raise RuntimeError(f"HiGHS rejected the LP ({status}); this is a bug in baselines.lp")
+        self.highs = h
+        self.build_s = time.perf_counter() - t0
+        self.solve_s = 0.0
+        self._all_cols = np.arange(lp.num_col, dtype=np.int32)
+
+    def cost_vector(self, weights: Sequence[float]) -> np.ndarray:
+        """The weighted objective over the LP's columns."""
+        return sum(float(w) * self.objectives[name] for w, name in zip(weights, OBJECTIVES))
+
+    def set_cost(self, weights: Sequence[float]) -> np.ndarray:
+        """Set the solver's objective to the weighted costs; returns the cost vector."""
+        c = self.cost_vector(weights)
+        self.highs.changeColsCost(self.lp.num_col, self._all_cols, c)
+        return c
+
+    def add_bound_row(self, c: np.ndarray, upper: float) -> None:
+        """Add ``c·v <= upper`` (scaled by the largest |c|)."""
+        nz = np.nonzero(c)[0].astype(np.int32)
+        s = 1.0 / max(np.abs(c).max(), 1e-300)
+        self.highs.addRow(-np.inf, upper * s, nz.size, nz, c[nz] * s)
+
+    def run(self) -> np.ndarray:
+        """Solve; return the column values or raise `InfeasibleScenarioError`."""
+        t0 = time.perf_counter()
+        self.highs.run()
+        self.solve_s += time.perf_counter() - t0
+        status = self.highs.getModelStatus()
+        if status != _STATUS_OK:
+            text = self.highs.modelStatusToString(status)
+            if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+                reason = diagnose(self.coef) or ("no allocation satisfies every constraint at once, although "
+                                                 "each constraint family is satisfiable alone")
+                raise InfeasibleScenarioError(f"infeasible scenario: {reason}")
+            if status == highspy.HighsModelStatus.kUnbounded:
+                raise InfeasibleScenarioError("unbounded scenario: the weighted grid price is negative with no "
+                                              "grid cap")
+            raise InfeasibleScenarioError(f"the LP solver stopped without an optimum ({text})")
+        return np.asarray(self.highs.getSolution().col_value)
+
+    def result(self, v: np.ndarray, objective_c: np.ndarray, **extra: Any) -> OracleResult:
+        """Package column values ``v`` as an `OracleResult` (costs read from the objective vectors)."""
+        coef, lp = self.coef, self.lp
+        energy, carbon, delay = (float(self.objectives[n] @ v) for n in OBJECTIVES)
+        grid = v[lp.n_x:].reshape(coef.T, coef.J)
+        plan = np.clip(v[:lp.n_x], 0.0, 1.0).reshape(coef.T, coef.I, coef.K, coef.J)
+        row = lp.families["water_budget"].start
+        dual = np.asarray(self.highs.getSolution().row_dual)[row] * lp.row_scale[row]
+        water = float((cost.water_l_per_share(coef).reshape(-1) @ v[:lp.n_x]))
+        return OracleResult(
+            plan=plan, grid_kw=grid, objective=float(objective_c @ v), total=energy + carbon + delay,
+            energy=energy, carbon=carbon, delay=delay, emissions_kg=float((coef.theta * grid).sum()),
+            water_l=water, water_dual=max(0.0, -float(dual)),
+            status=self.highs.modelStatusToString(self.highs.getModelStatus()),
+            build_s=self.build_s, solve_s=self.solve_s, **extra)
+
+
+_BANNER_SHOWN = False
+
+
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance (the first one per process prints a banner on stdout; keep it off, so that
+    ``--json`` output stays valid JSON)."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        h = highspy.Highs()
+    else:
+        import os
+
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _BANNER_SHOWN = True
+    h.setOptionValue("output_flag", False)
+    return h
+
+
+def _scenario_coef(scenario: Scenario | Coefficients) -> Coefficients:
+    return scenario if isinstance(scenario, Coefficients) else cost.coefficients(scenario)
+
+
+def solve(scenario: Scenario | Coefficients, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
+          tie_break: float = 1e-6) -> OracleResult:
+    """Minimise σe·C1 + σc·C2 + σd·C3 over the whole horizon.
+
+    A zero weight is raised to ``tie_break`` inside the solver (MODEL.md section 5: M1 and M2 leave delay
+    degenerate); the reported ``objective`` uses the weights as given.
+    """
+    w = cost.check_weights(weights)
+    t0 = time.perf_counter()
+    solver = LPSolver(_scenario_coef(scenario))
+    solver.build_s = time.perf_counter() - t0
+    solver.set_cost(np.where(w == 0, tie_break, w))
+    v = solver.run()
+    return solver.result(v, solver.cost_vector(w), method="weighted", weights=tuple(float(x) for x in w))
+
+
+def solve_lexicographic(scenario: Scenario | Coefficients, order: Sequence[str] = ("energy", "delay", "carbon"),
+                        eps: float = 1e-3) -> OracleResult:
+    """Algorithm 1: phase l minimises ``order[l]`` with every earlier objective kept within (1 + eps) of its
+    optimum. Phases re-solve the same HiGHS instance, warm. Returns the final phase's plan."""
+    order = tuple(order)
+    if not order or len(set(order)) != len(order) or not set(order) <= set(OBJECTIVES):
+        raise ValueError(f"order must list distinct objectives from {list(OBJECTIVES)}; got {list(order)}")
+    if not (np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be finite and >= 0; got {eps}")
+    solver = LPSolver(_scenario_coef(scenario))
+    phases = []
+    v = None
+    for name in order:
+        c = solver.set_cost(OBJECTIVES[name])
+        v = solver.run()
+        opt = float(c @ v)
+        bound = opt + eps * abs(opt)
+        phases.append({"objective": name, "optimum": opt, "bound": bound})
+        solver.add_bound_row(c, bound)
+    return solver.result(v, solver.objectives[order[-1]], method="lexicographic", order=order, phases=phases)
+
+
+# ------------------------------------------------------------------------------- CLI
+LETTER_TABLE_II = {  # (σe, σc, σd) -> (total, energy, carbon, delay), MODEL.md section 7
+    (1 / 3, 1 / 3, 1 / 3): (392.08, 197.63, 5.46, 189.00),
+    (0.6, 0.2, 0.2): (394.02, 194.32, 8.01, 191.69),
+    (0.2, 0.6, 0.2): (393.89, 202.86, 2.96, 188.08),
+    (0.2, 0.2, 0.6): (393.41, 201.64, 4.55, 187.23),
+    (0.45, 0.45, 0.1): (393.42, 195.33, 6.29, 191.80),
+    (0.45, 0.1, 0.45): (393.13, 195.64, 7.64, 189.85),
+}
+LETTER_TABLE_I = {
+    ("energy", "delay", "carbon"): (394.46, 194.13, 8.14, 192.19),
+    ("energy", "carbon", "delay"): (395.66, 194.13, 7.85, 193.68),
+    ("delay", "energy", "carbon"): (628.24, 425.72, 22.51, 180.00),
+    ("delay", "carbon", "energy"): (642.20, 443.58, 18.62, 180.00),
+    ("carbon", "energy", "delay"): (404.72, 207.13, 2.09, 195.49),
+    ("carbon", "delay", "energy"): (404.89, 207.11, 2.09, 195.69),
+}
+
+
+def tables(scenario: Scenario) -> list[dict[str, Any]]:
+    """Table II (six weight vectors) then Table I (six orders), each row with the letter's values."""
+    coef = cost.coefficients(scenario)
+    rows = []
+    for w in TABLE_II_WEIGHTS:
+        r = solve(coef, w)
+        rows.append({"method": "weighted", "weights": list(w), "total": r.total, "energy": r.energy,
+                     "carbon": r.carbon, "delay": r.delay,
+                     "letter": dict(zip(("total", "energy", "carbon", "delay"), LETTER_TABLE_II[w]))})
+    for order in TABLE_I_ORDERS:
+        r = solve_lexicographic(coef, order)
+        rows.append({"method": "lexicographic", "order": list(order), "total": r.total, "energy": r.energy,
+                     "carbon": r.carbon, "delay": r.delay,
+                     "letter": dict(zip(("total", "energy", "carbon", "delay"), LETTER_TABLE_I[order]))})
+    return rows
+
+
+def format_tables(rows: list[dict[str, Any]]) -> str:
+    """Plain-text tables: ours beside the letter's, with the largest absolute difference per row."""
+    lines = []
+    for method, title in (("weighted", "Table II: weighted method, $/day"),
+                          ("lexicographic", "Table I: lexicographic method, $/day")):
+        lines += ["", title, f"{'plan':<22}" + "".join(f"{n:>18}" for n in ("total", "energy", "carbon", "delay"))
+                  + f"{'max |diff|':>12}"]
+        for row in (r for r in rows if r["method"] == method):
+            label = ("(" + ", ".join(f"{x:.2f}" for x in row["weights"]) + ")" if method == "weighted"
+                     else " > ".join(o[0].upper() for o in row["order"]))
+            cells = "".join(f"{row[n]:>9.2f} ({row['letter'][n]:>6.2f})" for n in ("total", "energy", "carbon", "delay"))
+            diff = max(abs(row[n] - row["letter"][n]) for n in ("total", "energy", "carbon", "delay"))
+            lines.append(f"{label:<22}{cells}{diff:>12.3f}")
+    lines.append("\nours (letter's value in brackets)")
+    return "\n".join(lines)
+
+
+def _parse_weights(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"--weights must be three numbers e,c,d; got {text!r}") from None
+    cost.check_weights(parts, "--weights")
+    return parts  # type: ignore[return-value]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_tables = bool(argv) and argv[0] == "tables"
+    parser = argparse.ArgumentParser(
+        prog="python -m baselines.oracle" + (" tables" if is_tables else ""),
+        description=("Reproduce the letter's Tables I and II." if is_tables else
+                     "Solve the full-horizon LP of a scenario (perfect foresight)."))
+    parser.add_argument("--scenario", required=True, help="scenario JSON file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    if not is_tables:
+        group = parser.add_mutually_exclusive_group()
+        group.add_argument("--weights", help="σe,σc,σd (default 1/3 each)")
+        group.add_argument("--lexicographic", help="priority order, e.g. energy,delay,carbon")
+        parser.add_argument("--eps", type=float, default=1e-3, help="lexicographic tolerance (default 1e-3)")
+    args = parser.parse_args(argv[1:] if is_tables else argv)
+    try:
+        scenario = Scenario.from_json(args.scenario)
+        if is_tables:
+            rows = tables(scenario)
+            print(json.dumps(rows, indent=1) if args.json else format_tables(rows))
+            return 0
+        if args.lexicographic:
+            res = solve_lexicographic(scenario, tuple(s.strip() for s in args.lexicographic.split(",")), args.eps)
+        else:
+            res = solve(scenario, _parse_weights(args.weights) if args.weights else cost.DEFAULT_WEIGHTS)
+    except (ScenarioFileError, InfeasibleScenarioError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(res.to_dict()))
+    else:
+        print(f"{res.method} optimum ({res.status}): objective {res.objective:.4f} $; total {res.total:.2f} $ = "
+              f"energy {res.energy:.2f} + carbon {res.carbon:.2f} + delay {res.delay:.2f}; "
+              f"emissions {res.emissions_kg:.1f} kg; water {res.water_l:.1f} L (dual {res.water_dual:.4g} $/L); "
+              f"build {res.build_s * 1e3:.1f} ms, solve {res.solve_s * 1e3:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The seeded synthetic scenario generator (MODEL.md section 8) and real-trace scenarios."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import cost
+from .scenario import Scenario, _parse_start, carbon_from_traces
+
+__all__ = ["DEFAULT_WATER_FRACTION", "greedy_plan", "make_scenario", "scenario_from_traces"]
+
+DEFAULT_WATER_FRACTION = 0.95
+"""Default water budget as a fraction of the greedy reference plan's water use (see `make_scenario`)."""
+
+
+def greedy_plan(scenario: Scenario, weights=cost.DEFAULT_WEIGHTS) -> np.ndarray:
+    """(T, I, K, J) plan sending each (t, i, k) wholly to the DC of least weighted cost per share, with
+    grid power priced on the whole facility load and capacities ignored. O(T·I·K·J), no LP."""
+    coef = cost.coefficients(scenario)
+    x_cost, grid_cost = cost.objective_coefficients(coef, weights)
+    per_share = x_cost + cost.facility_kw_per_share(coef) * grid_cost[:, None, :]
+    best = np.argmin(per_share, axis=-1)
+    plan = np.zeros(per_share.shape)
+    np.put_along_axis(plan, best[..., None], 1.0, axis=-1)
+    return plan.reshape(coef.T, coef.I, coef.K, coef.J)
+
+
+# Reference-day facts (MODEL.md section 8), DC order of dc_locations.csv; longer axes cycle through them.
+_DC_NAMES = ("us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2",
+             "us-west3", "us-west4")
+_QUERY_TYPES = ("chat", "summarization", "math", "code", "image")
+_THETA_MEAN = np.array([0.419, 0.197, 0.311, 0.834, 0.192, 0.169, 0.269, 0.534, 0.420])
+_BASE_PRICE = np.array([11.5, 13.8, 15.2, 14.5, 12.8, 11.0, 22.5, 12.5, 13.2]) / 100.0
+_CARBON_FACTOR = np.array([0.5, 0.2, 0.6, 0.6, 0.2, 0.4, 0.9, 0.25, 0.3])
+_POPULATION = np.array([0.62, 0.78, 1.05, 0.86, 1.52, 0.51, 1.69, 0.24, 0.70])  # LA (6) and Dallas (4) largest
+# Rough map positions of the nine metros (x, y in ms of one-way delay), for distance-based network delay.
+_DC_XY = np.array([[0.0, 0.0], [30.0, -14.0], [33.0, -4.0], [20.0, -2.0], [-4.0, -24.0], [-52.0, 20.0],
+                   [-50.0, -12.0], [-34.0, -2.0], [-42.0, -10.0]])
+_TOKENS_IN = np.array([80.0, 500.0, 50.0, 40.0, 30.0])
+_TOKENS_OUT = np.array([100.0, 300.0, 100.0, 500.0, 10.0])
+_TYPE_FACTOR = np.array([2.0, 1.8, 1.5, 1.2, 0.5])
+_V_BASE_US = np.array([1.0, 1.5, 20.0, 20.0, 50.0])
+_DELTA_BASE_S = np.array([5.0, 10.0, 15.0, 20.0, 30.0])
+_RHO_SHAPE = np.array([10.0, 12.0, 6.0, 4.0, 1.5])
+_ALPHA_RANGE = np.array([[0.001, 0.0015], [0.0015, 0.0025], [0.01, 0.015]])
+_J_PER_KWH = 3.6e6
+
+
+def _cycle(base: np.ndarray, n: int) -> np.ndarray:
+    return base[np.arange(n) % len(base)]
+
+
+def _usage_shape(hour: np.ndarray) -> np.ndarray:
+    """24-h demand shape: about 0.15 at night, 1.0 at noon."""
+    return 0.15 + 0.85 * np.exp(-0.5 * ((hour - 12.5) / 3.6) ** 2)
+
+
+def _tou_factor(hour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    lo = np.where((hour >= 14) & (hour <= 20), 1.8, np.where(((hour >= 8) & (hour <= 13)) | (hour == 21), 1.2, 0.7))
+    return lo + rng.uniform(0.0, 0.2, size=hour.shape)
+
+
+def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int = 24, R: int = 3,
+                  start_hour: int = 0, psi_theta: float = 1.0, psi_pw: float = 1.0, psi_tau: float = 1.0,
+                  psi_rho: float = 1.0, demand_scale: float = 1.0,
+                  water_fraction: float | None = DEFAULT_WATER_FRACTION,
+                  theta: np.ndarray | None = None, start: str | None = None) -> Scenario:
+    """A synthetic scenario drawn from the reference day's distributions (MODEL.md section 8).
+
+    Args:
+        seed: seeds one ``numpy.random.Generator``; equal arguments give an identical scenario.
+        I, J, K, T, R: sizes (each >= 1). Axes longer than the reference's nine DCs / five types / three
+            resources cycle through the reference values with fresh noise.
+        start_hour: local hour of day of slot 0 (0-23); shapes demand, prices and solar output.
+        psi_theta, psi_pw, psi_tau, psi_rho: the letter's scaling factors for carbon intensity, renewables,
+            energy per token and delay penalty.
+        demand_scale: multiplies demand after the [500, 1200] clip.
+        water_fraction: water budget Z as a fraction of the water used by the greedy reference plan (each
+            query to its cheapest DC at equal weights, capacities ignored). The default makes the budget bind
+            for the oracle on most seeds. None gives an unlimited budget (Z = 1e12 L).
+        theta: optional (T, J) carbon intensity in kg/kWh that replaces the synthetic one (real traces).
+        start: optional ISO-8601 UTC start of slot 0, recorded in the scenario.
+    """
+    for name, n in (("I", I), ("J", J), ("K", K), ("T", T), ("R", R)):
+        if int(n) != n or n < 1:
+            raise ValueError(f"make_scenario: {name} must be an integer >= 1; got {n}")
+    if int(start_hour) != start_hour or not 0 <= start_hour <= 23:
+        raise ValueError(f"make_scenario: start_hour must be an integer in 0..23; got {start_hour}")
+    for name, value in (("psi_theta", psi_theta), ("psi_pw", psi_pw), ("psi_tau", psi_tau),
+                        ("psi_rho", psi_rho), ("demand_scale", demand_scale)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"make_scenario: {name} must be finite and >= 0; got {value}")
+    if water_fraction is not None and not (math.isfinite(water_fraction) and water_fraction > 0):
+        raise ValueError(f"make_scenario: water_fraction must be > 0 or None; got {water_fraction}")
+    rng = np.random.default_rng(seed)
+    hour = (start_hour + np.arange(T)) % 24
+
+    # Demand (T, I, K): usage shape x population x type popularity, clipped to [500, 1200].
+    pop = _cycle(_POPULATION, I) * rng.uniform(0.9, 1.1, I)
+    type_factor = _cycle(_TYPE_FACTOR, K)
+    raw = 700.0 * _usage_shape(hour)[:, None, None] * pop[None, :, None] * type_factor[None, None, :]
+    lam = np.clip(np.round(raw * rng.uniform(0.9, 1.1, (T, I, K))), 500.0, 1200.0) * demand_scale
+
+    h = _cycle(_TOKENS_IN, K) * (1.0 if K <= 5 else rng.uniform(0.8, 1.2, K))
+    f = _cycle(_TOKENS_OUT, K) * (1.0 if K <= 5 else rng.uniform(0.8, 1.2, K))
+    tau_in = rng.uniform(20.0, 40.0, K) / _J_PER_KWH * psi_tau
+    tau_out = rng.uniform(50.0, 100.0, K) / _J_PER_KWH * psi_tau
+    PUE = rng.uniform(1.0, 1.4, J)
+
+    c = _cycle(_BASE_PRICE, J)[None, :] * rng.uniform(0.95, 1.05, J)[None, :] * _tou_factor(np.repeat(hour[:, None], J, axis=1), rng)
+    if theta is None:
+        daily = _cycle(_THETA_MEAN, J) * rng.uniform(0.9, 1.1, J)
+        phase = rng.uniform(0, 2 * np.pi, J)
+        swing = rng.uniform(0.05, 0.3, J)
+        wave = 1.0 + swing * np.sin(2 * np.pi * hour[:, None] / 24.0 + phase)
+        theta = np.clip(daily * wave * rng.uniform(0.95, 1.05, (T, J)), 0.02, None) * psi_theta
+    else:
+        theta = np.asarray(theta, dtype=float) * psi_theta
+        if theta.shape != (T, J):
+            raise ValueError(f"make_scenario: theta must have shape (T, J) = {(T, J)}; got {theta.shape}")
+    delta = 0.05 * _cycle(_CARBON_FACTOR, J)
+
+    # Renewables: per-DC scale x (solar bell 6-18 h + Weibull(2, 7) wind through a cubic power curve) x share.
+    solar = np.clip(np.sin(np.pi * (hour - 6) / 12.0), 0.0, None)
+    wind_speed = 7.0 * rng.weibull(2.0, (T, J))
+    wind = np.clip((wind_speed - 3.0) / 9.0, 0.0, 1.0) ** 3
+    share = rng.uniform(0.15, 1.0, J)
+    P_w = rng.uniform(50.0, 100.0, J) * share * (1.1 * solar[:, None] + 0.5 * wind) * psi_pw
+    P_max = rng.integers(4000, 5001, (T, J)).astype(float)
+    WUE = rng.uniform(0.5, 1.0, (T, J))
+    EWIF = rng.uniform(0.1, 0.6, (T, J))
+
+    C = rng.integers(40000, 50001, (R, J)).astype(float)
+    lo, hi = _cycle(_ALPHA_RANGE[:, 0], R), _cycle(_ALPHA_RANGE[:, 1], R)
+    alpha = rng.uniform(lo, hi, (K, R))
+
+    beta = rng.uniform(0.003, 0.005, (T, I, K))
+    B = rng.uniform(1500.0, 3800.0, (I, J))
+    dc_xy = np.vstack([_DC_XY, rng.uniform(-50, 35, (max(J - 9, 0), 2))])[:J] if J > 9 else _DC_XY[:J]
+    area_xy = np.vstack([dc_xy[: min(I, J)], rng.uniform(-50, 35, (max(I - J, 0), 2))])
+    dist = np.linalg.norm(area_xy[:, None, :] - dc_xy[None, :, :], axis=-1)
+    d = np.clip(dist * rng.uniform(0.9, 1.1, (I, J)) + rng.uniform(1.0, 9.0, (I, J)), 1.0, 72.0) / 1000.0
+    v = _cycle(_V_BASE_US, K)[None, :] * 1e-6 * rng.uniform(0.9, 1.1, (J, K))
+    daily_queries = lam.sum() * 24.0 / T
+    rho = _cycle(_RHO_SHAPE, K) * (1e4 / max(daily_queries, 1.0)) * psi_rho
+    Delta = _cycle(_DELTA_BASE_S, K)[None, :] * rng.uniform(1.0, 1.5, (I, K))
+
+    dc_names = tuple(_DC_NAMES[j] if j < 9 else f"dc{j}" for j in range(J))
+    query_types = tuple(_QUERY_TYPES[k] if k < 5 else f"type{k}" for k in range(K))
+    scen = Scenario(lam=lam, h=h, f=f, tau_in=tau_in, tau_out=tau_out, PUE=PUE, c=c, theta=theta, delta=delta,
+                    P_w=P_w, P_max=P_max, WUE=WUE, EWIF=EWIF, Z=1e12, C=C, alpha=alpha, beta=beta, B=B, d=d,
+                    v=v, rho=rho, Delta=Delta, dc_names=dc_names, query_types=query_types, start=start,
+                    start_hour=int(start_hour),
+                    description=f"green-llm-env synthetic scenario, seed {seed}").validate()
+    if water_fraction is None:
+        return scen
+    coef = cost.coefficients(scen)
+    plan = greedy_plan(scen).reshape(T, coef.N, J)
+    return scen.replace(Z=water_fraction * float((cost.water_l_per_share(coef) * plan).sum()))
+
+
+
+def scenario_from_traces(traces: str | Path, start: str, seed: int = 0, **kwargs: Any) -> Scenario:
+    """`make_scenario` whose carbon intensity comes from the 2024 hourly traces, starting at ``start``.
+
+    Needs J <= 9 (the traces' nine DCs); the start hour of day is taken from ``start`` (UTC).
+    """
+    J = int(kwargs.get("J", 9))
+    T = int(kwargs.get("T", 24))
+    if J > len(_DC_NAMES):
+        raise ValueError(f"traces cover {len(_DC_NAMES)} DCs; got J = {J}")
+    t0 = _parse_start(start)
+    theta = carbon_from_traces(traces, start, T, _DC_NAMES[:J])
+    hour = int(str(t0)[11:13])
+    kwargs.setdefault("start_hour", hour)
+    return make_scenario(seed, theta=theta, start=f"{t0}:00:00Z", **kwargs)
+
+
+

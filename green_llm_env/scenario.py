@@ -1,0 +1,431 @@
+"""The one `Scenario`: every parameter of the Green-LLM model, its JSON format and a seeded generator.
+
+Arrays are time-first: per-slot series are ``(T, J)`` or ``(T, I, K)``; plans elsewhere in the project
+are ``(T, I, K, J)``. The JSON format is the schema of ``paper_reference_scenario.json``: each array is
+stored with its ``dims`` (for example ``["j", "t"]``), and reading transposes to the order used here.
+
+The seeded generator lives in `green_llm_env.generator`. Command line::
+
+    python -m green_llm_env.scenario --seed 7 --out s.json
+    python -m green_llm_env.scenario --seed 7 --traces ../shared/data --start 2024-06-01T00 --out s.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["ARRAY_FIELDS", "CARBON_TRACE_FILE", "Scenario", "ScenarioFileError", "carbon_from_traces", "scale"]
+
+
+@dataclass(frozen=True)
+class _Spec:
+    json_name: str
+    dims: str  # axis letters in this module's order, e.g. "tj"
+    json_dims: str  # axis letters in the JSON file's order, e.g. "jt"
+    unit: str
+    meaning: str
+
+
+# name -> (json name, our dims, JSON dims, unit, meaning). Axis letters: t slot, i area, j DC, k type, r resource.
+ARRAY_FIELDS: dict[str, _Spec] = {
+    "lam": _Spec("lambda", "tik", "ikt", "queries/slot", "demand of query type k from area i in slot t"),
+    "h": _Spec("h", "k", "k", "tokens", "mean input tokens per query"),
+    "f": _Spec("f", "k", "k", "tokens", "mean output tokens per query"),
+    "tau_in": _Spec("tau_in", "k", "k", "kWh/token", "energy per input token"),
+    "tau_out": _Spec("tau_out", "k", "k", "kWh/token", "energy per output token"),
+    "PUE": _Spec("PUE", "j", "j", "1", "power usage effectiveness"),
+    "c": _Spec("c", "tj", "jt", "$/kWh", "grid electricity price"),
+    "theta": _Spec("theta", "tj", "jt", "kgCO2/kWh", "grid carbon intensity"),
+    "delta": _Spec("delta", "j", "j", "$/kgCO2", "carbon price"),
+    "P_w": _Spec("P_w", "tj", "jt", "kW", "on-site renewable generation (kWh per 1-hour slot)"),
+    "P_max": _Spec("P_max", "tj", "jt", "kW", "grid import cap"),
+    "WUE": _Spec("WUE", "tj", "jt", "L/kWh", "direct water usage effectiveness"),
+    "EWIF": _Spec("EWIF", "tj", "jt", "L/kWh", "electricity water intensity factor"),
+    "C": _Spec("C", "rj", "rj", "resource units", "capacity of resource r at DC j"),
+    "alpha": _Spec("alpha", "kr", "kr", "resource units/token", "resource per token of type k"),
+    "beta": _Spec("beta", "tik", "ikt", "s*Mbps/token", "token size factor in transmission delay"),
+    "B": _Spec("B", "ij", "ij", "Mbps", "bandwidth area i to DC j"),
+    "d": _Spec("d", "ij", "ij", "s", "network (propagation) delay area i to DC j"),
+    "v": _Spec("v", "jk", "jk", "s/token", "processing delay per token"),
+    "rho": _Spec("rho", "k", "k", "$/s", "delay penalty per second of average delay"),
+    "Delta": _Spec("Delta", "ik", "ik", "s", "average-delay cap"),
+}
+
+# Fields that must be >= 0 (c may be negative: real-time prices), and those that must be > 0.
+_NONNEGATIVE = ("lam", "h", "f", "tau_in", "tau_out", "theta", "delta", "P_w", "P_max", "WUE", "EWIF", "C",
+                "alpha", "beta", "d", "v", "rho")
+_POSITIVE = ("B", "Delta")
+
+
+class ScenarioFileError(ValueError):
+    """A scenario file or trace file that cannot be read; the message names the file and the problem."""
+
+
+def _frozen(a: Any) -> np.ndarray:
+    arr = np.array(a, dtype=np.float64)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Scenario:
+    """Every parameter of the model (MODEL.md section 2), time-first.
+
+    Sizes: I areas, J DCs, K query types, T hourly slots, R resource types.
+
+    ========  =========  ==================  ==============================================
+    field     shape      unit                meaning
+    ========  =========  ==================  ==============================================
+    lam       (T, I, K)  queries/slot        demand λ
+    h, f      (K,)       tokens              mean input / output tokens per query
+    tau_in    (K,)       kWh/token           energy per input token
+    tau_out   (K,)       kWh/token           energy per output token
+    PUE       (J,)       1                   power usage effectiveness (>= 1)
+    c         (T, J)     $/kWh               grid price (may be negative)
+    theta     (T, J)     kgCO2/kWh           grid carbon intensity
+    delta     (J,)       $/kgCO2             carbon price
+    P_w       (T, J)     kW                  on-site renewable generation
+    P_max     (T, J)     kW                  grid import cap
+    WUE       (T, J)     L/kWh               direct water usage effectiveness
+    EWIF      (T, J)     L/kWh               water intensity of grid electricity
+    Z         scalar     L                   water budget over the whole horizon
+    C         (R, J)     resource units      capacity
+    alpha     (K, R)     units/token         resource need per token
+    beta      (T, I, K)  s*Mbps/token        token-size factor of transmission delay
+    B         (I, J)     Mbps                bandwidth (> 0)
+    d         (I, J)     s                   network (propagation) delay
+    v         (J, K)     s/token             processing delay per token
+    rho       (K,)       $/s                 delay penalty per second of average delay
+    Delta     (I, K)     s                   cap on average delay (> 0)
+    ========  =========  ==================  ==============================================
+
+    ``dc_names`` (J) and ``query_types`` (K) label the axes; ``start`` is the UTC start of slot 0
+    (ISO-8601) or None; ``start_hour`` is the hour of day of slot 0 (0-23).
+    Arrays are converted to read-only float64 on construction; call `validate` to check them.
+    """
+
+    lam: np.ndarray
+    h: np.ndarray
+    f: np.ndarray
+    tau_in: np.ndarray
+    tau_out: np.ndarray
+    PUE: np.ndarray
+    c: np.ndarray
+    theta: np.ndarray
+    delta: np.ndarray
+    P_w: np.ndarray
+    P_max: np.ndarray
+    WUE: np.ndarray
+    EWIF: np.ndarray
+    Z: float
+    C: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    B: np.ndarray
+    d: np.ndarray
+    v: np.ndarray
+    rho: np.ndarray
+    Delta: np.ndarray
+    dc_names: tuple[str, ...] = ()
+    query_types: tuple[str, ...] = ()
+    start: str | None = None
+    start_hour: int = 0
+    description: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ARRAY_FIELDS:
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+        object.__setattr__(self, "Z", float(self.Z))
+        object.__setattr__(self, "dc_names", tuple(str(n) for n in self.dc_names))
+        object.__setattr__(self, "query_types", tuple(str(n) for n in self.query_types))
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def sizes(self) -> dict[str, int]:
+        """``{"I", "J", "K", "T", "R"}`` read from ``lam`` (T, I, K) and ``C`` (R, J)."""
+        T, I, K = self.lam.shape if self.lam.ndim == 3 else (0, 0, 0)
+        R, J = self.C.shape if self.C.ndim == 2 else (0, 0)
+        return {"I": I, "J": J, "K": K, "T": T, "R": R}
+
+    I = property(lambda self: self.sizes["I"], doc="number of user areas")
+    J = property(lambda self: self.sizes["J"], doc="number of data centres")
+    K = property(lambda self: self.sizes["K"], doc="number of query types")
+    T = property(lambda self: self.sizes["T"], doc="number of hourly slots")
+    R = property(lambda self: self.sizes["R"], doc="number of resource types")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return all(
+            np.array_equal(getattr(self, n), getattr(other, n)) for n in ARRAY_FIELDS
+        ) and all(getattr(self, n) == getattr(other, n)
+                  for n in ("Z", "dc_names", "query_types", "start", "start_hour", "description"))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def replace(self, **changes: Any) -> "Scenario":
+        """A copy with some fields replaced (``dataclasses.replace``)."""
+        return dataclasses.replace(self, **changes)
+
+    # ------------------------------------------------------------- validation
+    def validate(self) -> "Scenario":
+        """Check shapes, finiteness, signs and names; raise ``ValueError`` naming field, rule and value.
+
+        Returns ``self`` so that ``Scenario(...).validate()`` chains.
+        """
+        if self.lam.ndim != 3:
+            raise ValueError(f"Scenario.lam must have shape (T, I, K); got shape {self.lam.shape}")
+        if self.C.ndim != 2:
+            raise ValueError(f"Scenario.C must have shape (R, J); got shape {self.C.shape}")
+        sizes = self.sizes
+        axis = {"t": sizes["T"], "i": sizes["I"], "k": sizes["K"], "j": sizes["J"], "r": sizes["R"]}
+        for letter, n in axis.items():
+            if n < 1:
+                raise ValueError(f"Scenario size {letter.upper()} must be >= 1; got {n}")
+        for name, spec in ARRAY_FIELDS.items():
+            arr = getattr(self, name)
+            want = tuple(axis[a] for a in spec.dims)
+            if arr.shape != want:
+                dims = ", ".join(a.upper() for a in spec.dims)
+                raise ValueError(f"Scenario.{name} must have shape ({dims}) = {want}; got {arr.shape}")
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                raise ValueError(f"Scenario.{name} must be finite; got {name}{_at(bad)} = {arr[bad][0]}")
+        for name in _NONNEGATIVE:
+            _check(name, getattr(self, name), getattr(self, name) < 0, ">= 0")
+        for name in _POSITIVE:
+            _check(name, getattr(self, name), getattr(self, name) <= 0, "> 0")
+        _check("PUE", self.PUE, self.PUE < 1, ">= 1")
+        if not (math.isfinite(self.Z) and self.Z >= 0):
+            raise ValueError(f"Scenario.Z (water budget, L) must be finite and >= 0; got {self.Z}")
+        if self.dc_names and len(self.dc_names) != sizes["J"]:
+            raise ValueError(f"Scenario.dc_names must have J = {sizes['J']} names; got {len(self.dc_names)}")
+        if self.query_types and len(self.query_types) != sizes["K"]:
+            raise ValueError(
+                f"Scenario.query_types must have K = {sizes['K']} names; got {len(self.query_types)}")
+        if not 0 <= int(self.start_hour) <= 23:
+            raise ValueError(f"Scenario.start_hour must be in 0..23; got {self.start_hour}")
+        return self
+
+    # ------------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict in the schema of ``paper_reference_scenario.json``."""
+        out: dict[str, Any] = {
+            "description": self.description,
+            "sizes": self.sizes,
+            "dc_names": list(self.dc_names),
+            "query_types": list(self.query_types),
+        }
+        if self.start is not None:
+            out["start"] = self.start
+        out["start_hour"] = int(self.start_hour)
+        out["scalars"] = {"Z": {"unit": "L", "meaning": "water budget over the horizon", "value": self.Z}}
+        arrays = {}
+        for name, spec in ARRAY_FIELDS.items():
+            arr = np.transpose(getattr(self, name), [spec.dims.index(a) for a in spec.json_dims])
+            arrays[spec.json_name] = {"dims": list(spec.json_dims), "unit": spec.unit, "meaning": spec.meaning,
+                                      "values": arr.tolist()}
+        out["arrays"] = arrays
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """Serialise (floats are written with full precision, so the round trip is exact)."""
+        text = json.dumps(self.to_dict())
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str = "scenario") -> "Scenario":
+        """Build from a dict in the JSON schema; ``ScenarioFileError`` names what is missing or malformed."""
+        if not isinstance(data, Mapping):
+            raise ScenarioFileError(f"{source}: top level must be a JSON object")
+        arrays = data.get("arrays")
+        if not isinstance(arrays, Mapping):
+            raise ScenarioFileError(f"{source}: missing object 'arrays'")
+        kwargs: dict[str, Any] = {}
+        for name, spec in ARRAY_FIELDS.items():
+            entry = arrays.get(spec.json_name)
+            if entry is None:
+                raise ScenarioFileError(f"{source}: missing array '{spec.json_name}'")
+            values = entry.get("values") if isinstance(entry, Mapping) else entry
+            dims = "".join(entry.get("dims", spec.json_dims)) if isinstance(entry, Mapping) else spec.json_dims
+            if sorted(dims) != sorted(spec.dims):
+                raise ScenarioFileError(
+                    f"{source}: array '{spec.json_name}' has dims {list(dims)}; expected {list(spec.json_dims)}")
+            try:
+                arr = np.array(values, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ScenarioFileError(f"{source}: array '{spec.json_name}' is not numeric ({exc})") from None
+            if arr.ndim != len(dims):
+                raise ScenarioFileError(
+                    f"{source}: array '{spec.json_name}' has {arr.ndim} axes; dims say {len(dims)}")
+            kwargs[name] = np.transpose(arr, [dims.index(a) for a in spec.dims])
+        try:
+            z = data["scalars"]["Z"]
+            kwargs["Z"] = float(z["value"] if isinstance(z, Mapping) else z)
+        except (KeyError, TypeError, ValueError):
+            raise ScenarioFileError(f"{source}: missing or non-numeric scalar 'Z' (scalars.Z.value)") from None
+        known = {"description", "sizes", "dc_names", "query_types", "start", "start_hour", "scalars", "arrays"}
+        scen = cls(**kwargs, dc_names=tuple(data.get("dc_names", ())),
+                   query_types=tuple(data.get("query_types", ())), start=data.get("start"),
+                   start_hour=int(data.get("start_hour", 0)), description=str(data.get("description", "")),
+                   extra={k: v for k, v in data.items() if k not in known})
+        try:
+            scen.validate()
+        except ValueError as exc:
+            raise ScenarioFileError(f"{source}: {exc}") from None
+        sizes = data.get("sizes")
+        if isinstance(sizes, Mapping):
+            for key, n in sizes.items():
+                if key in scen.sizes and scen.sizes[key] != n:
+                    raise ScenarioFileError(
+                        f"{source}: sizes.{key} = {n} but the arrays have {key} = {scen.sizes[key]}")
+        return scen
+
+    @classmethod
+    def from_json(cls, path_or_text: str | Path) -> "Scenario":
+        """Read a scenario from a JSON file path (or a JSON string starting with ``{``)."""
+        text = str(path_or_text)
+        if isinstance(path_or_text, str) and text.lstrip().startswith("{"):
+            source = "scenario JSON"
+        else:
+            source = str(path_or_text)
+            try:
+                text = Path(path_or_text).read_text()
+            except OSError as exc:
+                raise ScenarioFileError(f"{source}: cannot read ({exc.strerror or exc})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioFileError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data, source)
+
+
+def _at(mask: np.ndarray) -> str:
+    idx = np.argwhere(mask)[0]
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]" if idx.size else ""
+
+
+def _check(name: str, arr: np.ndarray, bad: np.ndarray, rule: str) -> None:
+    if np.any(bad):
+        value = arr[bad][0] if arr.ndim else arr
+        raise ValueError(f"Scenario.{name} must be {rule}; got {name}{_at(np.asarray(bad))} = {value}")
+
+
+# ----------------------------------------------------------------------------- scaling
+def scale(scenario: Scenario, *, theta: float = 1.0, P_w: float = 1.0, tau: float = 1.0,
+          rho: float = 1.0) -> Scenario:
+    """The letter's sensitivity factors: Ψθ scales ``theta``, ΨPw ``P_w``, Ψτ ``tau_in`` and ``tau_out``,
+    Ψρ ``rho``. Exactly the named parameter is scaled, nothing else."""
+    for name, value in (("theta", theta), ("P_w", P_w), ("tau", tau), ("rho", rho)):
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"scale factor {name} must be finite and >= 0; got {value}")
+    return scenario.replace(theta=scenario.theta * theta, P_w=scenario.P_w * P_w,
+                            tau_in=scenario.tau_in * tau, tau_out=scenario.tau_out * tau,
+                            rho=scenario.rho * rho)
+
+
+# ------------------------------------------------------------------------------ traces
+CARBON_TRACE_FILE = "carbon_intensity_2024_hourly_by_dc.csv"
+
+
+def _parse_start(start: str) -> "np.datetime64":
+    text = str(start).strip().rstrip("Z")
+    if len(text) == 13:  # 2024-06-01T00
+        text += ":00"
+    try:
+        return np.datetime64(text, "h")
+    except ValueError:
+        raise ValueError(f"start must be an ISO hour like 2024-06-01T00; got {start!r}") from None
+
+
+def carbon_from_traces(traces: str | Path, start: str, T: int, dc_names: tuple[str, ...]) -> np.ndarray:
+    """Carbon intensity (T, J) in kg/kWh from ``carbon_intensity_2024_hourly_by_dc.csv`` in ``traces``.
+
+    ``start`` is the UTC hour of slot 0 (``2024-06-01T00``). Raises ``ScenarioFileError`` for a missing
+    file or column, NaN cells, or a window outside the data.
+    """
+    import pandas as pd
+
+    path = Path(traces)
+    if path.is_dir():
+        path = path / CARBON_TRACE_FILE
+    if not path.is_file():
+        raise ScenarioFileError(f"{path}: carbon trace file not found")
+    try:
+        frame = pd.read_csv(path)
+    except Exception as exc:  # pandas raises many types for bad CSVs
+        raise ScenarioFileError(f"{path}: cannot read CSV ({exc})") from None
+    if "timestamp_utc" not in frame.columns:
+        raise ScenarioFileError(f"{path}: missing column 'timestamp_utc'")
+    missing = [n for n in dc_names if n not in frame.columns]
+    if missing:
+        raise ScenarioFileError(f"{path}: missing column(s) {missing} (DC names of the scenario)")
+    stamps = pd.to_datetime(frame["timestamp_utc"], utc=True).dt.tz_localize(None).to_numpy("datetime64[h]")
+    t0 = _parse_start(start)
+    hits = np.nonzero(stamps == t0)[0]
+    if hits.size == 0:
+        raise ScenarioFileError(
+            f"{path}: start {t0} is outside the data ({stamps[0]} .. {stamps[-1]})")
+    first = int(hits[0])
+    if first + T > len(frame):
+        raise ScenarioFileError(
+            f"{path}: window {t0} + {T} h runs past the data's last hour {stamps[-1]}")
+    window = frame[list(dc_names)].iloc[first:first + T].to_numpy(dtype=float)
+    if np.any(np.diff(stamps[first:first + T]).astype(int) != 1):
+        raise ScenarioFileError(f"{path}: hours missing in the window starting {t0}")
+    if np.isnan(window).any():
+        r, col = np.argwhere(np.isnan(window))[0]
+        raise ScenarioFileError(f"{path}: NaN in column '{dc_names[col]}' at {stamps[first + r]}")
+    return window / 1000.0
+
+
+# ---------------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m green_llm_env.scenario",
+                                     description="Write a seeded synthetic scenario as JSON.")
+    parser.add_argument("--seed", type=int, default=0, help="generator seed")
+    parser.add_argument("--traces", help="folder holding carbon_intensity_2024_hourly_by_dc.csv")
+    parser.add_argument("--start", help="UTC start hour with --traces, e.g. 2024-06-01T00")
+    parser.add_argument("--sizes", default="9,9,5,24,3", help="I,J,K,T,R (default 9,9,5,24,3)")
+    parser.add_argument("--water-fraction", type=float, default=None,
+                        help="water budget as a fraction of the greedy plan's water use (default 0.95)")
+    parser.add_argument("--out", required=True, help="output JSON file")
+    args = parser.parse_args(argv)
+    from .generator import DEFAULT_WATER_FRACTION, make_scenario, scenario_from_traces
+
+    if args.water_fraction is None:
+        args.water_fraction = DEFAULT_WATER_FRACTION
+    try:
+        I, J, K, T, R = (int(x) for x in args.sizes.split(","))
+        kw = dict(I=I, J=J, K=K, T=T, R=R, water_fraction=args.water_fraction)
+        if args.traces:
+            scen = scenario_from_traces(args.traces, args.start or "2024-01-01T00", args.seed, **kw)
+        else:
+            if args.start:
+                parser.error("--start needs --traces")
+            scen = make_scenario(args.seed, **kw)
+        scen.to_json(args.out)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    s = scen.sizes
+    print(f"wrote {args.out}: I={s['I']} J={s['J']} K={s['K']} T={s['T']} R={s['R']}, Z={scen.Z:.1f} L")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
