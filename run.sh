@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# green-llm-env: the two README commands.
+#   ./run.sh         the main job: install if needed, then the short end-to-end demo
+#                    (oracle tables, sensitivity plots, baselines, a brief PPO training, oracle-gap table, plots)
+#   ./run.sh test    install if needed, then the test suite (the command CI runs)
+# Environment: VENV (default .venv), DEMO_OUT (default runs/demo-<time>), PPO_STEPS, EVAL_SEEDS, PYTEST_ARGS.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+
+install() {
+    local stamp="$VENV/.green-llm-env-installed" want
+    want=$(cat pyproject.toml | sha256sum | cut -c1-16)
+    if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    echo "== installing into $VENV (torch==2.13.0 first, then the project with all extras)"
+    [ -x "$PY" ] || python3 -m venv "$VENV"
+    "$PY" -m pip install -q --disable-pip-version-check --upgrade pip
+    # torch first: 2.13.0 is a local CPU wheel; any other torch request pulls a multi-GB CUDA build.
+    "$PY" -m pip install -q --disable-pip-version-check torch==2.13.0
+    "$PY" -m pip install -q --disable-pip-version-check -e ".[all]"
+    echo "$want" > "$stamp"
+}
+
+run_tests() {
+    install
+    local args=(-q)
+    if "$PY" -c "import xdist" 2>/dev/null; then args+=(-n "${PYTEST_WORKERS:-2}"); fi
+    # shellcheck disable=SC2086
+    exec "$PY" -m pytest "${args[@]}" ${PYTEST_ARGS:-}
+}
+
+run_demo() {
+    install
+    local out=${DEMO_OUT:-runs/demo-$(date +%Y%m%d-%H%M%S)}
+    local ref=../shared/data/paper_reference_scenario.json
+    mkdir -p "$out"
+    if [ ! -f "$ref" ]; then
+        echo "== $ref not found: using the generator's scenario (seed 0) instead of the letter's"
+        "$PY" -m green_llm_env.scenario --seed 0 --out "$out/scenario.json"
+        ref="$out/scenario.json"
+    fi
+    echo "== 1/4 oracle: the letter's Tables I and II (ours beside the letter's)"
+    "$PY" -m baselines.oracle tables --scenario "$ref" | tee "$out/tables.txt"
+    "$PY" -m baselines.oracle tables --scenario "$ref" --json > "$out/tables.json"
+    echo "== 2/4 sensitivity sweeps (Figs. 2-4)"
+    "$PY" -m baselines.sweep --scenario "$ref" --out "$out/sweep"
+    if [ -f train.py ] && [ -f evaluate.py ]; then
+        echo "== 3/4 brief PPO training"
+        "$PY" train.py --algo ppo -n "${PPO_STEPS:-60000}" --seed 0 -f "$out/logs"
+        local run_dir
+        run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-v0_* | sort -V | tail -n 1)
+        echo "== 4/4 oracle gap of every policy on held-out seeds"
+        "$PY" evaluate.py --policies "oracle,mpc,mpc_noisy,myopic,uniform,nearest,cheapest,greenest,renewable_first,ppo=$run_dir" \
+            --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
+        cat "$out/eval/summary.md"
+    fi
+    echo "== done: results and plots in $out"
+}
+
+case "${1:-demo}" in
+    demo) run_demo ;;
+    test) run_tests ;;
+    install) install ;;
+    *) echo "usage: ./run.sh [demo|test|install]" >&2; exit 2 ;;
+esac
