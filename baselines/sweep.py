@@ -73,52 +73,47 @@ def hourly_profiles(scenario: Scenario, psi_theta: float = 1.2) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def _two_panels(frame: pd.DataFrame, x: str, ys: tuple[str, str], xlabel: str, ylabels: tuple[str, str],
+                title: str, path: Path) -> Path:
+    """One figure: ``ys[0]`` and ``ys[1]`` against ``x``, a line per model."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for model in MODELS:
+        m = frame[frame["model"] == model]
+        for ax, y in zip(axes, ys):
+            ax.plot(m[x], m[y], marker="o", ms=3, label=model)
+    for ax, label in zip(axes, ylabels):
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot(frame: pd.DataFrame, hourly: pd.DataFrame | None, out: Path) -> list[Path]:
     """PNG plots in the spirit of Figs. 2-4: total cost and emissions versus Ψ, and hourly profiles."""
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     paths = []
     for name in frame["parameter"].unique():
-        part = frame[(frame["parameter"] == name) & (frame["status"] == "optimal")]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for model in MODELS:
-            m = part[part["model"] == model]
-            axes[0].plot(m["psi"], m["total"], marker="o", ms=3, label=model)
-            axes[1].plot(m["psi"], m["emissions_kg"], marker="o", ms=3, label=model)
-        for ax, label in zip(axes, ("total cost ($/day)", "emissions (kg CO2/day)")):
-            ax.set_xlabel(PARAMETERS.get(name, name))
-            ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-        axes[0].legend()
-        skipped = frame[(frame["parameter"] == name) & (frame["status"] != "optimal")]["psi"].unique()
-        if len(skipped):
-            fig.suptitle(f"infeasible (water budget or caps) at Ψ = {', '.join(f'{v:.1f}' for v in skipped)}",
-                         fontsize=8)
-        fig.tight_layout()
-        path = out / f"sweep_{name}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        part = frame[frame["parameter"] == name]
+        skipped = part[part["status"] != "optimal"]["psi"].unique()
+        title = (f"infeasible (water budget or caps) at Ψ = {', '.join(f'{v:.1f}' for v in skipped)}"
+                 if len(skipped) else "")
+        paths.append(_two_panels(part[part["status"] == "optimal"], "psi", ("total", "emissions_kg"),
+                                 PARAMETERS.get(name, name), ("total cost ($/day)", "emissions (kg CO2/day)"),
+                                 title, out / f"sweep_{name}.png"))
     if hourly is not None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for model in MODELS:
-            m = hourly[hourly["model"] == model]
-            axes[0].plot(m["hour"], m["emissions_kg"], marker="o", ms=3, label=model)
-            axes[1].plot(m["hour"], m["total"], marker="o", ms=3, label=model)
-        for ax, label in zip(axes, ("emissions (kg CO2/h)", "total cost ($/h)")):
-            ax.set_xlabel("hour")
-            ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-        axes[0].legend()
-        fig.suptitle("hourly profiles at Ψθ = 1.2")
-        fig.tight_layout()
-        path = out / "hourly_theta_1.2.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(_two_panels(hourly, "hour", ("emissions_kg", "total"), "hour",
+                                 ("emissions (kg CO2/h)", "total cost ($/h)"), "hourly profiles at Ψθ = 1.2",
+                                 out / "hourly_theta_1.2.png"))
     return paths
 
 
