@@ -1,0 +1,98 @@
+"""Throughput of GreenLLM-v0: the wrapped single env beside CartPole-v1, and the natively batched env.
+
+    python benchmarks/bench_env.py [--steps 20000] [--num-envs 1024] [--vec-steps 48] [--pool 64]
+
+Single env: ``gymnasium.make`` (TimeLimit, OrderEnforcing, PassiveEnvChecker wrappers), random actions drawn
+beforehand with ``action_space.sample()`` (a bank of 1024, cycled; CartPole made and driven the same way),
+reset at the end of each episode, in three scenario settings:
+
+- ``pinned``: ``scenario=make_scenario(0)`` (no scenario generation at reset);
+- ``pool``: ``scenario_pool=P`` (seeds drawn from 0..P-1, scenarios cached after first use; the cache is
+  warmed before timing);
+- ``fresh``: the default, a new ``make_scenario`` per episode (about 2-5 ms per 24-step episode).
+
+Batched env: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` with ``num_envs`` sub-envs,
+env-steps/s = num_envs x steps / s after a warm-up episode (``pool`` and ``fresh`` settings).
+The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import gymnasium as gym
+import numpy as np
+
+import green_llm_env  # noqa: F401  (registers GreenLLM-v0)
+from green_llm_env import make_scenario
+
+ENV_ID = "green_llm_env:GreenLLM-v0"
+
+
+def single_steps_per_s(env: gym.Env, steps: int, seed: int = 0, pool: int = 0) -> float:
+    env.action_space.seed(seed)
+    bank = [env.action_space.sample() for _ in range(1024)]
+    for n in range(pool):  # warm the scenario cache: a pool's scenarios are built once, on first use
+        env.reset(options={"scenario_seed": n})
+        env.step(bank[n & 1023])
+    env.reset(seed=seed)
+    for k in range(200):  # warm-up
+        _, _, term, trunc, _ = env.step(bank[k & 1023])
+        if term or trunc:
+            env.reset()
+    t0 = time.perf_counter()
+    for k in range(steps):
+        _, _, term, trunc, _ = env.step(bank[k & 1023])
+        if term or trunc:
+            env.reset()
+    return steps / (time.perf_counter() - t0)
+
+
+def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, **kw) -> float:
+    envs = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", **kw)
+    rng = np.random.default_rng(seed)
+    bank = rng.uniform(-1, 1, (4, num_envs, envs.single_action_space.shape[0])).astype(np.float32)
+    envs.reset(seed=seed)
+    for k in range(26):  # warm-up: one episode (fills the scenario cache for a pool)
+        envs.step(bank[k & 3])
+    t0 = time.perf_counter()
+    for k in range(steps):
+        envs.step(bank[k & 3])
+    return num_envs * steps / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=20000, help="single-env steps per setting")
+    p.add_argument("--num-envs", type=int, default=1024, help="sub-envs of the batched env")
+    p.add_argument("--vec-steps", type=int, default=48, help="batched steps per setting")
+    p.add_argument("--pool", type=int, default=64, help="scenario_pool of the 'pool' settings")
+    args = p.parse_args()
+
+    res: dict[str, object] = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                              "numpy": np.__version__, "gymnasium": gym.__version__}
+    res["cartpole_steps_per_s"] = single_steps_per_s(gym.make("CartPole-v1"), args.steps)
+    print(f"CartPole-v1 (gymnasium.make)          {res['cartpole_steps_per_s']:>12,.0f} steps/s", flush=True)
+    for name, kw in (("pinned", {"scenario": make_scenario(0)}), ("pool", {"scenario_pool": args.pool}),
+                     ("fresh", {})):
+        v = single_steps_per_s(gym.make(ENV_ID, **kw), args.steps if name != "fresh" else args.steps // 4,
+                               pool=kw.get("scenario_pool", 0))
+        res[f"single_{name}_steps_per_s"] = v
+        print(f"GreenLLM-v0 single, {name:<6}             {v:>12,.0f} steps/s", flush=True)
+    for name, kw, steps in (("pool", {"scenario_pool": args.pool}, args.vec_steps),
+                            ("fresh", {}, 25)):  # one full episode: every sub-env resets once
+        v = batched_env_steps_per_s(args.num_envs, steps, **kw)
+        res[f"batched_{name}_env_steps_per_s"] = v
+        print(f"GreenLLM-v0 batched x{args.num_envs}, {name:<6}     {v:>12,.0f} env-steps/s", flush=True)
+    res["num_envs"] = args.num_envs
+    res["pool"] = args.pool
+    res["targets"] = {"single_steps_per_s": 20000, "batched_env_steps_per_s": 200000}
+    print(json.dumps({k: (round(v) if isinstance(v, float) else v) for k, v in res.items()}))
+
+
+if __name__ == "__main__":
+    main()

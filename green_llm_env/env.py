@@ -1,0 +1,744 @@
+"""GreenLLM-v0: hourly allocation of LLM queries to data centres as a Gymnasium environment.
+
+One env per file, the class docstring is the manual (see `GreenLLMEnv`). The per-scenario tables and the
+batch-first hourly step function (`hour_terms`) live here too, shared with the batched env in `vector.py`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from . import cost
+from .actions import ACTION_MODES, project_simplex, softmax
+from .generator import make_scenario, scenario_from_traces
+from .observation import ObservationLayout, forecast_noise_factors, forecast_values, observation_table
+from .scenario import CARBON_TRACE_FILE, Scenario
+
+__all__ = ["CONSTRAINT_MODES", "DEFAULT_PENALTY_FACTOR", "DEFAULT_REWARD_SCALE", "FEASIBILITY_TOL", "GreenLLMEnv",
+           "ScenarioTables", "batch_terms", "hour_terms", "penalty_coefficients", "safety_layer", "scenario_tables"]
+
+CONSTRAINT_MODES = ("penalty", "project")
+DEFAULT_REWARD_SCALE = 0.1
+"""Default reward scale: the default generator's hourly weighted cost is a few $, so rewards are O(1)."""
+DEFAULT_PENALTY_FACTOR = 2.0
+"""Safety factor on the exchange-rate bound of the penalty coefficients (see `penalty_coefficients`)."""
+FEASIBILITY_TOL = 1e-6
+"""Violations up to this fraction of a family's total bound are solver round-off and are not charged."""
+
+_INFO_KEYS = ("cost_weighted", "energy_cost", "carbon_cost", "delay_cost", "total_cost", "emissions_kg",
+              "water_l", "grid_kwh", "penalty")
+
+
+# ------------------------------------------------------------------------------------------ tables
+def penalty_coefficients(coef: cost.Coefficients, weights: Sequence[float],
+                         factor: float = DEFAULT_PENALTY_FACTOR) -> np.ndarray:
+    """(T, 5) $ per unit of violation, per hour and family of `cost.FAMILIES`.
+
+    Rule ("violating never pays"): bound the weighted cost one share of (i, k) can save by moving from DC j'
+    to DC j, ``g = c_hi[j'] - c_lo[j]`` with per-share costs ``c = σd·ρ·D + max/min(g_price, 0)·P_d``
+    (grid power charged in full for ``c_hi``, free for ``c_lo``). A unit of violation buys at most
+    ``g / (units that one share of the move adds)`` $, so each family's coefficient is ``factor`` times the
+    largest such exchange rate:
+
+    - allocation: 0 (the action map always lands on the simplex);
+    - resource (per unit): ``max_{n,r} spread_n / resource[n, r]``, spread_n = max_j' c_hi - min_j c_lo;
+    - delay (per s): ``max over (n, j, j') with D[n,j] > D[n,j'] of g / (D[n,j] - D[n,j'])``;
+    - grid (per kW): ``max_{n,j} spread_n / P_d[n, j]``;
+    - water (per L, one value for the whole horizon): ``max over (t, n, j, j') with W[n,j] > W[n,j'] of
+      g / (W[n,j] - W[n,j'])``.
+    """
+    T = coef.T
+    w = np.asarray(weights, np.float64)
+    gp = cost.grid_price(coef, w)  # (T, J)
+    fkw = cost.facility_kw_per_share(coef)  # (T, N, J)
+    a = w[2] * cost.delay_usd_per_share(coef)
+    c_hi = a + np.maximum(gp, 0.0)[:, None, :] * fkw
+    c_lo = a + np.minimum(gp, 0.0)[:, None, :] * fkw
+    spread = np.maximum(c_hi.max(-1) - c_lo.min(-1), 0.0)  # (T, N)
+    gain = np.maximum(c_hi[:, :, None, :] - c_lo[:, :, :, None], 0.0)  # (T, N, j to, j' from)
+
+    def rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        ok = den > 0
+        return np.where(ok, num, 0.0) / np.where(ok, den, 1.0)
+
+    mu = np.zeros((T, 5))
+    res = coef.resource  # (T, N, R)
+    mu[:, 1] = rate(spread[:, :, None], res).reshape(T, -1).max(-1)
+    d = coef.delay_s
+    mu[:, 2] = rate(gain, d[:, :, :, None] - d[:, :, None, :]).reshape(T, -1).max(-1)
+    mu[:, 3] = rate(spread[:, :, None], fkw).reshape(T, -1).max(-1)
+    wsh = cost.water_l_per_share(coef)
+    mu[:, 4] = rate(gain, wsh[:, :, :, None] - wsh[:, :, None, :]).max()
+    return factor * mu
+
+
+@dataclass(eq=False)
+class ScenarioTables:
+    """Everything the hourly step needs about one scenario and weight vector, precomputed at reset.
+
+    Per-hour arrays are time-first. ``QT`` (T, 1+R, N) stacks IT kW and resource units per share, so one
+    matmul ``QT[t] @ x`` gives IT power (row 0) and resource use (rows 1..R) per DC. ``G`` (T, J, 3) holds
+    price ($/kWh), carbon cost ($/kWh) and carbon intensity (kg/kWh), so ``grid_kw @ G[t]`` gives energy $,
+    carbon $ and emissions kg. ``bound`` (T, R*J + N + J) holds capacity, delay caps and grid caps: the
+    right-hand sides of the resource, delay and grid families, in that order.
+    """
+
+    scenario: Scenario
+    coef: cost.Coefficients
+    weights: np.ndarray  # (3,)
+    QT: np.ndarray  # (T, 1+R, N)
+    D: np.ndarray  # (T, N, J) delay s per share
+    G: np.ndarray  # (T, J, 3)
+    wf: np.ndarray  # (T, J) litres per kWh of facility energy
+    ren: np.ndarray  # (T, J) renewable kW
+    cap: np.ndarray  # (T, J) grid cap kW
+    bound: np.ndarray  # (T, R*J + N + J)
+    gp: np.ndarray  # (T, J) weighted grid price
+    gp_neg: np.ndarray  # (T,) bool: some DC has a negative weighted grid price this hour
+    mu: np.ndarray  # (T, 5) penalty $ per unit violation
+    tol: np.ndarray  # (T, 5) violations not charged (round-off)
+    pue: np.ndarray  # (J,)
+    rho: np.ndarray  # (N,)
+    family_index: np.ndarray  # (3,) starts of the resource, delay, grid parts of ``bound``
+    key: Any = None
+
+    def __post_init__(self) -> None:
+        self.mu_list = self.mu.tolist()
+        self.tol_list = self.tol.tolist()
+        self.gp_neg_list = self.gp_neg.tolist()
+        self.obs_cache: dict[Any, np.ndarray] = {}
+
+
+def scenario_tables(scenario: Scenario, weights: Sequence[float],
+                    penalty_factor: float = DEFAULT_PENALTY_FACTOR, key: Any = None) -> ScenarioTables:
+    """Build `ScenarioTables` (about 1 ms for the default size)."""
+    coef = cost.coefficients(scenario)
+    w = np.asarray(weights, np.float64)
+    T, J, N, R = coef.T, coef.J, coef.N, coef.R
+    QT = np.ascontiguousarray(np.concatenate([coef.it_kw[:, None, :], np.swapaxes(coef.resource, 1, 2)], axis=1))
+    G = np.ascontiguousarray(np.stack([coef.price, coef.carbon_usd_per_kwh, coef.theta], axis=-1))
+    bound = np.concatenate([np.broadcast_to(coef.capacity.reshape(-1), (T, R * J)),
+                            np.broadcast_to(coef.delay_cap_s, (T, N)), coef.grid_cap_kw], axis=1)
+    gp = cost.grid_price(coef, w)
+    tol = np.empty((T, 5))
+    tol[:, 0] = 0.0
+    tol[:, 1] = FEASIBILITY_TOL * coef.capacity.sum()
+    tol[:, 2] = FEASIBILITY_TOL * coef.delay_cap_s.sum()
+    tol[:, 3] = FEASIBILITY_TOL * coef.grid_cap_kw.sum(-1)
+    tol[:, 4] = FEASIBILITY_TOL * coef.water_budget_l
+    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    return ScenarioTables(
+        scenario=scenario, coef=coef, weights=w, QT=QT, D=f64(coef.delay_s), G=G, wf=f64(coef.water_l_per_kwh),
+        ren=f64(coef.renewable_kw), cap=f64(coef.grid_cap_kw), bound=f64(bound), gp=gp, gp_neg=(gp < 0).any(-1),
+        mu=penalty_coefficients(coef, w, penalty_factor), tol=tol, pue=f64(coef.pue), rho=f64(coef.rho),
+        family_index=np.array([0, R * J, R * J + N]), key=key)
+
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 256
+
+
+def cached_tables(key: Any, build) -> ScenarioTables:
+    """Module-wide LRU cache of `ScenarioTables` (drawn scenarios are pure functions of their key)."""
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    tab = build()
+    _CACHE[key] = tab
+    if len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return tab
+
+
+def safety_layer(tab: ScenarioTables):
+    """The `green_llm_env.safety.SafetyLayer` of a scenario, built once and kept on its tables (about 0.1 s:
+    one least-water LP per hour), shared by every env playing that scenario."""
+    layer = tab.__dict__.get("_safety")
+    if layer is None:
+        from .safety import SafetyLayer
+
+        layer = tab.__dict__["_safety"] = SafetyLayer(tab)
+    return layer
+
+
+# ---------------------------------------------------------------------------------------- the step
+# Two lean twins of `cost.evaluate` (one hour, one env; and batch-first); parity with it to 1e-12 is tested
+# in tests/test_env.py and tests/test_vector.py. Outputs, in order: cost_weighted, energy, carbon, delay,
+# total ($), emissions (kg), water (L), grid (kWh), penalty ($); violations in the order of `cost.FAMILIES`.
+
+def _single_tables(tab: ScenarioTables) -> tuple:
+    """Per-hour tables of the one-env step (built on first use, kept on ``tab``).
+
+    ``M`` (T, N*J, R*J + J + 2): every quantity linear in x as one matrix — resource use per (r, j),
+    facility kW per j, water (L) and delay cost ($). ``DD`` (T, 3, N, J) = [delay s per share, 1, -1], so
+    ``(x * DD[t]) @ 1`` gives each (i, k)'s delay, row sum and minus row sum. ``B`` (T, R*J + J + 3N) holds
+    the bounds of the resource, grid (renewables + cap, on facility power), delay and allocation (1, -1)
+    rows; ``F`` the family indicator (R*J + J + 3N, 4) = allocation, resource, grid, delay; ``G1`` (T, J, 4)
+    = [price, carbon $/kWh, kg/kWh, 1] so that ``grid_kw @ G1[t]`` = energy $, carbon $, emissions kg, kWh.
+    """
+    hit = tab.__dict__.get("_single")
+    if hit is not None:
+        return hit
+    coef = tab.coef
+    T, N, J, R = coef.T, coef.N, coef.J, coef.R
+    RJ = R * J
+    M = np.zeros((T, N, J, RJ + J + 2))
+    jj = np.arange(J)
+    for r in range(R):
+        M[:, :, jj, r * J + jj] = coef.resource[:, :, r, None]
+    M[:, :, jj, RJ + jj] = cost.facility_kw_per_share(coef)
+    M[..., RJ + J] = cost.water_l_per_share(coef)
+    M[..., RJ + J + 1] = cost.delay_usd_per_share(coef)
+    DD = np.stack([coef.delay_s, np.ones((T, N, J)), -np.ones((T, N, J))], axis=1)
+    B = np.concatenate([np.broadcast_to(coef.capacity.reshape(-1), (T, RJ)), coef.renewable_kw + coef.grid_cap_kw,
+                        np.broadcast_to(coef.delay_cap_s, (T, N)), np.ones((T, N)), -np.ones((T, N))], axis=1)
+    F = np.zeros((RJ + J + 3 * N, 4))
+    F[:RJ, 1] = 1.0
+    F[RJ:RJ + J, 2] = 1.0
+    F[RJ + J:RJ + J + N, 3] = 1.0
+    F[RJ + J + N:, 0] = 1.0
+    G1 = np.concatenate([tab.G, np.ones((T, J, 1))], axis=2)
+    hit = (np.ascontiguousarray(M.reshape(T, N * J, -1)), np.ascontiguousarray(DD), np.ascontiguousarray(B), F, G1,
+           np.ones(J), RJ, J)
+    tab.__dict__["_single"] = hit
+    return hit
+
+
+def hour_terms(tab: ScenarioTables, t: int, x: np.ndarray, water_left: float
+               ) -> tuple[list[float], list[float], np.ndarray, np.ndarray]:
+    """One env, hour ``t``, shares ``x`` (N, J): (9 numbers, 5 violations, grid_kw (J,), facility_kw (J,)).
+
+    About a dozen numpy calls on precomputed tables (see `_single_tables`); ``x`` must be >= 0 (the
+    allocation family is then Σ|Σ_j x - 1|, as in `cost.evaluate`)."""
+    M, DD, B, F, G1, onesJ, RJ, J = _single_tables(tab)
+    y = x.reshape(-1) @ M[t]
+    z = np.concatenate((y[:RJ + J], ((x * DD[t]) @ onesJ).reshape(-1)))
+    z -= B[t]
+    np.maximum(z, 0.0, out=z)
+    alloc, res, gr, dl = (z @ F).tolist()
+    fac = y[RJ:RJ + J]
+    grid = np.maximum(fac - tab.ren[t], 0.0)
+    if tab.gp_neg_list[t]:
+        grid = np.where(tab.gp[t] < 0, np.minimum(fac, tab.cap[t]), grid)
+    energy, carbon, emissions, grid_kwh = (grid @ G1[t]).tolist()
+    water, delay_usd = y[RJ + J:].tolist()
+    wv = water - (water_left if water_left > 0.0 else 0.0)
+    viol = [alloc, res, dl, gr, wv if wv > 0.0 else 0.0]
+    mu, tol = tab.mu_list[t], tab.tol_list[t]
+    pen = 0.0
+    for f in range(1, 5):
+        e = viol[f] - tol[f]
+        if e > 0.0:
+            pen += mu[f] * e
+    w = tab.weights
+    cw = float(w[0] * energy + w[1] * carbon + w[2] * delay_usd)
+    return ([cw, energy, carbon, delay_usd, energy + carbon + delay_usd, emissions, water, grid_kwh, pen],
+            viol, grid, fac)
+
+
+def batch_terms(QT, D, G, wf, ren, cap, bound, gp, gp_neg, pue, rho, mu, tol, family_index, weights, x, water_left,
+                row_sums=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Batch-first hourly terms: every argument carries a leading env axis E (already gathered at each env's
+    hour); ``x`` (E, N, J); ``gp_neg`` a Python bool (any env has a negative weighted grid price);
+    ``weights`` (3,) or (E, 3); ``row_sums`` (E, N) optional, Σ_j x (a by-product of the projection).
+    Returns ((E, 9) numbers, (E, 5) violations, grid_kw (E, J), it_kw (E, J))."""
+    E = x.shape[0]
+    QX = QT @ x
+    it = QX[:, 0]
+    fac = it * pue
+    need = fac - ren
+    grid = np.maximum(need, 0.0)
+    if gp_neg:
+        grid = np.where(gp < 0, np.minimum(fac, cap), grid)
+    out = np.empty((E, 9))
+    viol = np.empty((E, 5))
+    out[:, 1:4] = 0.0
+    ecm = np.einsum("ej,ejk->ek", grid, G)
+    out[:, 1] = ecm[:, 0]
+    out[:, 2] = ecm[:, 1]
+    out[:, 5] = ecm[:, 2]
+    delay = np.einsum("enj,enj->en", D, x)
+    out[:, 3] = np.einsum("en,en->e", delay, rho)
+    water = np.einsum("ej,ej->e", wf, fac)
+    out[:, 6] = water
+    out[:, 7] = grid.sum(-1)
+    out[:, 4] = out[:, 1] + out[:, 2] + out[:, 3]
+    w = np.asarray(weights, np.float64)
+    if w.ndim == 1:
+        out[:, 0] = w[0] * out[:, 1] + w[1] * out[:, 2] + w[2] * out[:, 3]
+    else:
+        out[:, 0] = w[:, 0] * out[:, 1] + w[:, 1] * out[:, 2] + w[:, 2] * out[:, 3]
+    v = np.concatenate((QX[:, 1:].reshape(E, -1), delay, need), axis=1)
+    v -= bound
+    np.maximum(v, 0.0, out=v)
+    viol[:, 1:4] = np.add.reduceat(v, family_index, axis=1)
+    s = x @ np.ones(x.shape[-1]) if row_sums is None else row_sums - 0.0
+    s -= 1.0
+    np.abs(s, out=s)
+    viol[:, 0] = s.sum(-1)
+    viol[:, 4] = np.maximum(water - np.maximum(water_left, 0.0), 0.0)
+    excess = viol - tol
+    np.maximum(excess, 0.0, out=excess)
+    out[:, 8] = np.einsum("ef,ef->e", mu, excess)
+    return out, viol, grid, it
+
+
+# ------------------------------------------------------------------------------------------ the env
+_GENERATOR_SIZES = {"I": 9, "J": 9, "K": 5, "T": 24, "R": 3}
+_TRACE_DAYS = 366  # 2024 is a leap year
+
+
+def _check_int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def _check_float(name: str, value: Any, low: float, strict: bool) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number; got {value!r}") from None
+    if not math.isfinite(v) or v < low or (strict and v == low):
+        raise ValueError(f"{name} must be finite and {'>' if strict else '>='} {low}; got {value!r}")
+    return v
+
+
+def _freeze(d: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(np.asarray(v).reshape(-1).tolist()) if isinstance(v, np.ndarray) else v)
+                        for k, v in d.items()))
+
+
+class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
+    """
+    ## Description
+
+    Geo-distributed LLM inference (the Green-LLM letter, read as in ``MODEL.md``): every hour t of a day,
+    the demand λ[i, k] of I user areas for K query types must be split over J data centres (DCs). Serving it
+    draws IT power, facility power (× PUE), grid power (facility power not covered by on-site renewables),
+    water and compute resources, and causes delay. The agent pays energy (grid price), carbon (carbon price
+    × intensity) and delay costs, and must respect per-DC resource capacities, per-(i, k) average-delay caps,
+    grid import caps and a water budget Z over the whole day (the one constraint that couples hours).
+    The cost model is `green_llm_env.cost`. Played as actions, the plan of the full-horizon LP oracle
+    (`baselines.solve`) earns Σ ``info["cost_weighted"]`` = its objective with zero penalty, so an episode is
+    scored by its gap to it: ``(Σ(cost_weighted + penalty) - oracle.objective) / oracle.objective``.
+
+    ## Action Space
+
+    ``Box(-1, 1, (I*K*J,), float32)``, read as ``a[i, k, j]`` (row-major). Each (i, k) row is mapped to shares
+    ``x[i, k, :]`` on the simplex (x >= 0, Σ_j x = 1) by `green_llm_env.actions`:
+
+    - ``action_mode="project"`` (default): the exact Euclidean projection onto the simplex. A point already on
+      the simplex maps to itself, so an allocation ``x`` (I, K, J) with rows summing to 1 may be passed as
+      ``x.reshape(-1)`` (float64 is kept; it is not rounded to float32) and is applied exactly.
+    - ``action_mode="softmax"``: ``softmax(a / temperature)`` per row.
+
+    The action may also be given with shape (I, K, J). NaN/inf or any other shape raises ``ValueError``.
+    ``info["projection_distance"]`` is the Euclidean distance between the action and the applied shares.
+
+    ## Observation Space
+
+    ``Box(low, high, (D,), float32)`` with ``D = I*K + 4*J + 4 + H*(3*J + I*K)`` (85 by default: I=J=9,
+    K=5, H=0); every part is scaled to O(1) by a fixed divisor and clipped to the box
+    (`green_llm_env.observation`; ``env.unwrapped.layout.split(obs)`` returns the named parts):
+
+    | slice | size | content (unit / divisor) |
+    |---|---|---|
+    | ``demand`` | I*K | this hour's demand λ[i, k] (queries / 1000) |
+    | ``price`` | J | grid price ($/kWh / 0.2) |
+    | ``renewable`` | J | renewable output (kW / 100) |
+    | ``carbon`` | J | carbon intensity (kg/kWh / 0.5) |
+    | ``carbon_price`` | J | carbon price ($/kg / 0.05) |
+    | ``water_left`` | 1 | remaining water budget / Z, in [0, 1] |
+    | ``hour_sin``, ``hour_cos`` | 2 | local hour of day on the unit circle |
+    | ``time_left`` | 1 | (T - t) / T |
+    | ``forecast_price``, ``forecast_renewable``, ``forecast_carbon`` | H*J each | slots t+1..t+H |
+    | ``forecast_demand`` | H*I*K | slots t+1..t+H |
+
+    The forecast parts exist only with ``forecast_hours = H > 0``; rows past the horizon are 0; with
+    ``forecast_noise = σ`` each forecast value is multiplied by a mean-one lognormal factor ``exp(σz - σ²/2)``
+    drawn per episode from ``self.np_random``. ``env.unwrapped.forecast(hours)`` returns the same numbers
+    in model units for slots t..t+hours-1 (the current slot exact).
+
+    ## Rewards
+
+    ``reward = -reward_scale * (cost_weighted + penalty)`` for the hour, where
+    ``cost_weighted = σe·C1 + σc·C2 + σd·C3`` ($, from `cost.evaluate`: grid power is the cheapest feasible
+    choice, surplus renewables are curtailed). ``penalty`` ($) is 0 for a feasible hour; otherwise
+    ``Σ_f μ_f[t]·max(v_f - tol_f, 0)`` over the families of `cost.FAMILIES` with violations ``v_f`` (resource
+    units, s, kW, L; water = litres used beyond the budget left, so every litre past Z is charged once).
+    The coefficients μ are derived from the scenario by `penalty_coefficients`: ``penalty_factor``
+    (default 2) times the largest $ that one unit of violation can buy by moving a share of one (i, k) between
+    two DCs (a local exchange-rate bound), so that violating never pays. This is a bound on local moves, not
+    a proof about every plan; at factor 1 it exceeded the oracle's LP dual values by 50x or more on the
+    seeds checked, and tests check that random and heuristic policies never beat the oracle. ``tol_f`` =
+    1e-6 × the family's total bound forgives solver round-off (the oracle's plan pays exactly 0).
+    With ``constraint_mode="project"`` a safety layer (`green_llm_env.safety`, a small HiGHS QP, a few ms)
+    first moves the shares to the nearest allocation that meets every constraint of the hour, with the water
+    row capped at what is left minus the least water the later hours need; the penalty is then 0 unless less
+    than the hour's least need is left (then the hour's least-water allocation is played and the excess is
+    charged).
+
+    ``info`` per step: ``cost_weighted``, ``energy_cost``, ``carbon_cost``, ``delay_cost``, ``total_cost`` ($),
+    ``emissions_kg``, ``water_l``, ``grid_kwh``, ``penalty`` ($), ``violations`` (family -> amount),
+    ``projection_distance``, ``t`` (the slot just played), ``water_left_l``; on the last step also
+    ``episode_totals`` (the sums of the numbers above and of the violations, and ``scenario_seed``).
+
+    ## Starting State
+
+    ``reset`` draws a scenario: by default a new day per episode, ``make_scenario(n, **generator_kwargs)`` with
+    ``n`` drawn from ``self.np_random`` (or `scenario_from_traces` on a random 2024 day when ``traces`` is
+    set); ``scenario_pool=P`` draws n from {0..P-1} instead (scenarios are cached, so resets are cheap).
+    ``scenario=`` pins one scenario for every episode; ``options={"scenario": s}`` plays ``s`` in this
+    episode; ``options={"scenario_seed": n}`` plays exactly ``make_scenario(n, **generator_kwargs)``.
+    The water budget is full and t = 0.
+
+    ## Episode End
+
+    Termination after the T-th hour (t = T; the fraction of time left is in the observation). Registered
+    with ``max_episode_steps=24`` (the default horizon); pass ``max_episode_steps=T`` to ``gymnasium.make``
+    when the scenarios have another T.
+
+    ## Arguments
+
+    | argument | default | meaning |
+    |---|---|---|
+    | ``scenario`` | None | a `Scenario` to play in every episode (None: draw one per episode) |
+    | ``weights`` | (1/3, 1/3, 1/3) | (σe, σc, σd) >= 0 summing to 1 |
+    | ``forecast_hours`` | 0 | H hours of forecasts in the observation |
+    | ``forecast_noise`` | 0.0 | σ of the multiplicative lognormal forecast noise |
+    | ``action_mode`` | "project" | "project" or "softmax" |
+    | ``temperature`` | 1.0 | softmax temperature (> 0) |
+    | ``constraint_mode`` | "penalty" | "penalty" or "project" (safety layer) |
+    | ``reward_scale`` | 0.1 | multiplies -(cost_weighted + penalty) |
+    | ``generator_kwargs`` | None | keyword arguments of `make_scenario` (sizes, psi_*, water_fraction, ...) |
+    | ``traces`` | None | folder (or file) of the 2024 hourly carbon traces: real carbon intensity |
+    | ``scenario_pool`` | None | draw scenario seeds from {0..P-1} (cached) instead of fresh ones |
+    | ``penalty_factor`` | 2.0 | safety factor of the penalty coefficients (>= 1 keeps "never pays") |
+    | ``render_mode`` | None | "ansi" (text table of the hour) or "rgb_array" (bars per DC), headless |
+
+    Errors name the argument and the value. Natively batched version: `green_llm_env.vector.GreenLLMVectorEnv`
+    (``gymnasium.make_vec("green_llm_env:GreenLLM-v0", num_envs=N, vectorization_mode="vector_entry_point")``);
+    SB3 adapter: `green_llm_env.vector.SB3VecEnv`.
+
+    ## Speed
+
+    A step is a few dozen numpy calls on tables precomputed per scenario (`ScenarioTables`, cached): about
+    70 µs on the 2-core development machine (``benchmarks/bench_env.py``). Drawing a fresh scenario costs
+    2-5 ms per reset (`make_scenario`), i.e. 100-200 µs per step of a 24-step episode: for throughput use
+    ``scenario_pool`` (or ``scenario=``), and the batched env for many envs.
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+
+    def __init__(self, scenario: Scenario | None = None, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
+                 forecast_hours: int = 0, forecast_noise: float = 0.0, action_mode: str = "project",
+                 temperature: float = 1.0, constraint_mode: str = "penalty",
+                 reward_scale: float = DEFAULT_REWARD_SCALE, generator_kwargs: dict[str, Any] | None = None,
+                 traces: str | Path | None = None, render_mode: str | None = None, scenario_pool: int | None = None,
+                 penalty_factor: float = DEFAULT_PENALTY_FACTOR) -> None:
+        self.weights = cost.check_weights(weights, "weights")
+        self.forecast_hours = _check_int("forecast_hours", forecast_hours, 0)
+        self.forecast_noise = _check_float("forecast_noise", forecast_noise, 0.0, strict=False)
+        if action_mode not in ACTION_MODES:
+            raise ValueError(f"action_mode must be one of {ACTION_MODES}; got {action_mode!r}")
+        self.action_mode = action_mode
+        self.temperature = _check_float("temperature", temperature, 0.0, strict=True)
+        if constraint_mode not in CONSTRAINT_MODES:
+            raise ValueError(f"constraint_mode must be one of {CONSTRAINT_MODES}; got {constraint_mode!r}")
+        self.constraint_mode = constraint_mode
+        self.reward_scale = _check_float("reward_scale", reward_scale, 0.0, strict=True)
+        self.penalty_factor = _check_float("penalty_factor", penalty_factor, 0.0, strict=False)
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}; "
+                             f"got {render_mode!r}")
+        self.render_mode = render_mode
+        self.scenario_pool = None if scenario_pool is None else _check_int("scenario_pool", scenario_pool, 1)
+        if generator_kwargs is not None and not isinstance(generator_kwargs, dict):
+            raise ValueError(f"generator_kwargs must be a dict or None; got {generator_kwargs!r}")
+        self.generator_kwargs = dict(generator_kwargs or {})
+        for bad in ("seed", "theta", "start"):
+            if bad in self.generator_kwargs:
+                raise ValueError(f"generator_kwargs may not set {bad!r} (the env draws it); "
+                                 f"got {bad}={self.generator_kwargs[bad]!r}")
+        try:  # validates the generator arguments, and gives the sizes
+            probe = make_scenario(0, **self.generator_kwargs)
+        except TypeError as exc:
+            raise ValueError(f"generator_kwargs: {exc} (got {self.generator_kwargs!r})") from None
+        except ValueError as exc:
+            raise ValueError(f"generator_kwargs {self.generator_kwargs!r}: {exc}") from None
+        self._gen_key = _freeze(self.generator_kwargs)
+        self.traces = None
+        if traces is not None:
+            path = Path(traces)
+            if not (path.is_file() or (path / CARBON_TRACE_FILE).is_file()):
+                raise ValueError(f"traces must be a folder holding {CARBON_TRACE_FILE} or that file; got {traces!r}")
+            if probe.J > 9:
+                raise ValueError(f"traces cover 9 DCs; generator_kwargs has J={probe.J}")
+            self.traces = str(path)
+        if scenario is not None and not isinstance(scenario, Scenario):
+            raise ValueError(f"scenario must be a green_llm_env.Scenario or None; got {type(scenario).__name__}")
+        self._pinned = scenario
+        sizes = scenario if scenario is not None else probe
+        self.I, self.J, self.K = sizes.I, sizes.J, sizes.K
+        self.layout = ObservationLayout(self.I, self.K, self.J, self.forecast_hours)
+        self._wi = self.layout.water_index
+        low, high = self.layout.bounds()
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (self.I * self.K * self.J,), dtype=np.float32)
+        self._N = self.I * self.K
+        self._A = self._N * self.J
+        self._flat_shape = (self._A,)
+        self._cube_shape = (self.I, self.K, self.J)
+        self._tab: ScenarioTables | None = None
+        self._safety = None
+        self.scenario_seed: int | None = None
+        self.t = 0
+        self.water_left_l = 0.0
+        self._last: dict[str, Any] | None = None
+        self._x: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ properties of the episode
+    @property
+    def scenario(self) -> Scenario:
+        """The scenario of the current episode (after `reset`)."""
+        self._need_reset()
+        return self._tab.scenario
+
+    @property
+    def coef(self) -> cost.Coefficients:
+        """`cost.Coefficients` of the current scenario."""
+        self._need_reset()
+        return self._tab.coef
+
+    @property
+    def allocation(self) -> np.ndarray | None:
+        """(I, K, J) shares applied at the last step (None before the first step)."""
+        return None if self._x is None else self._x.reshape(self._cube_shape)
+
+    @property
+    def tables(self) -> ScenarioTables:
+        self._need_reset()
+        return self._tab
+
+    @property
+    def horizon(self) -> int:
+        """T of the current scenario."""
+        self._need_reset()
+        return self._tab.coef.T
+
+    def _need_reset(self) -> None:
+        if self._tab is None:
+            raise RuntimeError("call reset() before using the environment")
+
+    # ----------------------------------------------------------------------------------- reset
+    def _tables_for(self, key: Any, build) -> ScenarioTables:
+        return cached_tables((key, tuple(self.weights.tolist()), self.penalty_factor),
+                             lambda: scenario_tables(build(), self.weights, self.penalty_factor, key))
+
+    def _object_tables(self, s: Scenario) -> ScenarioTables:
+        """Tables of a given Scenario object, cached by identity (the cache holds the object)."""
+        key = (("object", id(s)), tuple(self.weights.tolist()), self.penalty_factor)
+        tab = _CACHE.get(key)
+        if tab is None or tab.scenario is not s:
+            _CACHE.pop(key, None)
+            tab = cached_tables(key, lambda: scenario_tables(s, self.weights, self.penalty_factor))
+        return tab
+
+    def _draw(self, options: dict[str, Any]) -> ScenarioTables:
+        if "scenario" in options:
+            s = options["scenario"]
+            if not isinstance(s, Scenario):
+                raise ValueError(f"options['scenario'] must be a green_llm_env.Scenario; got {type(s).__name__}")
+            if (s.I, s.K, s.J) != (self.I, self.K, self.J):
+                raise ValueError(f"options['scenario'] has (I, K, J) = {(s.I, s.K, s.J)}; this env's spaces "
+                                 f"need {(self.I, self.K, self.J)}")
+            self.scenario_seed = None
+            return self._object_tables(s)
+        if "scenario_seed" in options:
+            n = _check_int("options['scenario_seed']", options["scenario_seed"], 0)
+            self.scenario_seed = n
+            return self._tables_for(("seed", n, self._gen_key),
+                                    lambda: make_scenario(n, **self.generator_kwargs))
+        if self._pinned is not None:
+            self.scenario_seed = None
+            return self._object_tables(self._pinned)
+        rng = self.np_random
+        n = int(rng.integers(self.scenario_pool if self.scenario_pool else 2 ** 31 - 1))
+        self.scenario_seed = n
+        if self.traces is None:
+            return self._tables_for(("seed", n, self._gen_key), lambda: make_scenario(n, **self.generator_kwargs))
+        T = int(self.generator_kwargs.get("T", 24))
+        hour = int(self.generator_kwargs.get("start_hour", 0))
+        day = int(rng.integers(_TRACE_DAYS - (hour + T + 23) // 24))
+        start = str(np.datetime64("2024-01-01T00", "h") + np.timedelta64(day * 24 + hour, "h"))[:13]
+        kw = {k: v for k, v in self.generator_kwargs.items() if k != "start_hour"}
+        return self._tables_for(("traces", n, start, self.traces, self._gen_key),
+                                lambda: scenario_from_traces(self.traces, start, n, **kw))
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        options = {} if options is None else options
+        if not isinstance(options, dict):
+            raise ValueError(f"options must be a dict or None; got {options!r}")
+        unknown = set(options) - {"scenario", "scenario_seed"}
+        if unknown:
+            raise ValueError(f"options: unknown key(s) {sorted(unknown)}; known: 'scenario', 'scenario_seed'")
+        tab = self._draw(options)
+        self._tab = tab
+        coef = tab.coef
+        self._noise = forecast_noise_factors(self.np_random, coef.T, self.I, self.K, self.J, self.forecast_noise)
+        if self._noise is None:
+            obs_key = ("obs", self.forecast_hours)
+            cache = tab.obs_cache
+            table = cache.get(obs_key)
+            if table is None:
+                table = cache[obs_key] = observation_table(self.layout, coef, tab.scenario.lam, tab.scenario.delta,
+                                                           tab.scenario.start_hour, None)
+        else:
+            table = observation_table(self.layout, coef, tab.scenario.lam, tab.scenario.delta,
+                                      tab.scenario.start_hour, self._noise)
+        self._obs_table = table
+        self._Z = float(coef.water_budget_l)
+        self._Zinv = 1.0 / self._Z if self._Z > 0 else 0.0
+        self.t = 0
+        self._T = coef.T
+        self.water_left_l = self._Z
+        self._ep = [0.0] * 9
+        self._ep_viol = [0.0] * 5
+        self._last = None
+        self._x = None
+        if self.constraint_mode == "project":
+            self._safety = safety_layer(tab)
+        obs = table[0].copy()
+        obs[self.layout.water_index] = 1.0
+        return obs, {"scenario_seed": self.scenario_seed, "water_left_l": self.water_left_l}
+
+    # ------------------------------------------------------------------------------------ step
+    def action_to_allocation(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``action`` and map it to shares; returns (shares (N, J), raw rows (N, J)), float64."""
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"action must be a numeric array of shape ({self._A},); got {action!r}") from None
+        if a.shape != self._flat_shape and a.shape != self._cube_shape:
+            raise ValueError(f"action must have shape ({self._A},) or {self._cube_shape}; got shape {a.shape}")
+        if not math.isfinite(a.sum()):
+            bad = np.flatnonzero(~np.isfinite(a))
+            if bad.size:
+                raise ValueError(f"action contains NaN or inf (first at flat index {int(bad[0])}: "
+                                 f"{a.reshape(-1)[bad[0]]})")
+        a = a.reshape(self._N, self.J)
+        if self.action_mode == "project":
+            return project_simplex(a), a
+        return softmax(a, self.temperature), a
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        tab = self._tab
+        if tab is None:
+            raise RuntimeError("call reset() before step()")
+        t = self.t
+        if t >= self._T:
+            raise RuntimeError(f"the episode ended at t = {t}; call reset()")
+        x, a = self.action_to_allocation(action)
+        d = x - a
+        dist = math.sqrt(float(np.vdot(d, d)))
+        if self._safety is not None:
+            x = self._safety.project(x, t, self.water_left_l)
+        self._x = x
+        vals, viol, grid, it = hour_terms(tab, t, x, self.water_left_l)  # it: facility kW here
+        self.water_left_l -= vals[6]
+        self._ep = [p + v for p, v in zip(self._ep, vals)]
+        self._ep_viol = [p + v for p, v in zip(self._ep_viol, viol)]
+        self.t = t + 1
+        info = dict(zip(_INFO_KEYS, vals))
+        info["violations"] = dict(zip(cost.FAMILIES, viol))
+        info["projection_distance"] = dist
+        info["t"] = t
+        info["water_left_l"] = self.water_left_l
+        terminated = self.t >= self._T
+        if terminated:
+            totals = dict(zip(_INFO_KEYS, self._ep))
+            totals["violations"] = dict(zip(cost.FAMILIES, self._ep_viol))
+            totals["scenario_seed"] = self.scenario_seed
+            info["episode_totals"] = totals
+        obs = self._obs_table[self.t].copy()
+        w = self.water_left_l * self._Zinv
+        obs[self._wi] = 1.0 if w > 1.0 else (w if w > 0.0 else 0.0)
+        if self.render_mode is not None:
+            self._last = {"t": t, "x": x, "grid": grid, "it": it / tab.pue, "info": info}
+        return obs, -self.reward_scale * (vals[0] + vals[8]), terminated, False, info
+
+    # -------------------------------------------------------------------------------- forecast
+    def forecast(self, hours: int) -> dict[str, np.ndarray]:
+        """Forecasts of slots t..t+hours-1 (truncated at T): "price" (H, J) $/kWh, "renewable_kw" (H, J),
+        "carbon" (H, J) kg/kWh, "demand" (H, I, K) queries; the current slot exact, later slots with the
+        episode's noise (the numbers the observation shows)."""
+        self._need_reset()
+        hours = _check_int("hours", hours, 0)
+        return forecast_values(self._tab.coef, self._tab.scenario.lam, min(self.t, self._T), hours, self._noise)
+
+    # ---------------------------------------------------------------------------------- render
+    def render(self) -> str | np.ndarray | None:
+        if self.render_mode is None:
+            gym.logger.warn("render() called without render_mode; pass render_mode='ansi' or 'rgb_array'")
+            return None
+        self._need_reset()
+        if self.render_mode == "ansi":
+            return self._render_ansi()
+        return self._render_rgb()
+
+    def _hour_view(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+        coef = self._tab.coef
+        if self._last is None:
+            t = min(self.t, self._T - 1)
+            return t, np.zeros(coef.J), np.zeros(coef.J), np.zeros((coef.N, coef.J))
+        return self._last["t"], self._last["it"], self._last["grid"], self._last["x"]
+
+    def _render_ansi(self) -> str:
+        coef = self._tab.coef
+        t, it, grid, x = self._hour_view()
+        names = self._tab.scenario.dc_names
+        lines = [f"GreenLLM-v0  hour {t}/{coef.T}  water left {self.water_left_l:,.1f} L of {self._Z:,.1f} L"]
+        lines.append(f"{'DC':<14}{'share':>7}{'IT kW':>9}{'grid kW':>9}{'ren kW':>8}{'$/kWh':>8}{'kg/kWh':>8}")
+        share = x.sum(0) / max(coef.N, 1)
+        for j in range(coef.J):
+            lines.append(f"{str(names[j])[:13]:<14}{share[j]:7.3f}{it[j]:9.1f}{grid[j]:9.1f}"
+                         f"{coef.renewable_kw[t, j]:8.1f}{coef.price[t, j]:8.3f}{coef.theta[t, j]:8.3f}")
+        if self._last is not None:
+            i = self._last["info"]
+            lines.append(f"cost_weighted ${i['cost_weighted']:.3f}  penalty ${i['penalty']:.3f}  "
+                         f"water {i['water_l']:.1f} L  grid {i['grid_kwh']:.1f} kWh")
+        return "\n".join(lines) + "\n"
+
+    def _render_rgb(self) -> np.ndarray:
+        """(200, 40*J + 20, 3) uint8: per DC, share of demand (blue) and grid kW / facility kW (red)."""
+        coef = self._tab.coef
+        t, it, grid, x = self._hour_view()
+        J = coef.J
+        height, bar, gap = 200, 16, 8
+        img = np.full((height, (2 * bar + gap) * J + 20, 3), 255, np.uint8)
+        share = x.sum(0) / max(coef.N, 1)
+        top = max(float((it * coef.pue).max()), 1e-9)
+        for j in range(J):
+            x0 = 10 + j * (2 * bar + gap)
+            h1 = int(round((height - 20) * min(max(share[j], 0.0), 1.0)))
+            h2 = int(round((height - 20) * min(grid[j] / top, 1.0)))
+            img[height - 10 - h1:height - 10, x0:x0 + bar] = (40, 90, 200)
+            img[height - 10 - h2:height - 10, x0 + bar:x0 + 2 * bar] = (200, 50, 40)
+        img[height - 10, :] = 0
+        return img
