@@ -11,6 +11,12 @@ from typing import Any
 _EXPORTS = {
     "InfeasibleScenarioError": "oracle", "LPSolver": "oracle", "OracleResult": "oracle", "diagnose": "oracle",
     "solve": "oracle", "solve_lexicographic": "oracle",
+    "Policy": "policy", "PolicySpecError": "policy", "available_policies": "policy", "make_policy": "policy",
+    "register_policy": "policy", "register_policy_loader": "policy", "spec_label": "policy",
+    "OraclePolicy": "oracle_policy", "MPCPolicy": "mpc", "WindowSolver": "mpc", "window": "mpc",
+    "MyopicPolicy": "myopic", "HeuristicPolicy": "heuristics", "UniformPolicy": "heuristics",
+    "NearestPolicy": "heuristics", "CheapestPolicy": "heuristics", "GreenestPolicy": "heuristics",
+    "RenewableFirstPolicy": "heuristics",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,0 +1,38 @@
+"""The oracle as a policy: solve the full-horizon LP once per episode (perfect foresight), replay its plan.
+
+Its episode cost is the oracle's objective (`baselines.solve`), the lower bound every other policy's
+``cost_weighted + penalty`` is compared with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .mpc import to_action
+from .oracle import OracleResult, solve
+
+__all__ = ["OraclePolicy"]
+
+
+class OraclePolicy:
+    """Replays ``baselines.solve(env.scenario, env.weights).plan`` slot by slot.
+
+    Args:
+        name: label in results.
+        tie_break: weight given to a zero objective weight inside the LP (as `baselines.solve`).
+    """
+
+    kind = "oracle"
+
+    def __init__(self, name: str = "oracle", tie_break: float = 1e-6) -> None:
+        self.name = name
+        self.tie_break = tie_break
+        self.result: OracleResult | None = None
+
+    def reset(self, env: Any) -> None:
+        self.result = solve(env.scenario, env.weights, tie_break=self.tie_break)
+
+    def act(self, obs: Any, env: Any) -> np.ndarray:
+        return to_action(self.result.plan[int(env.t)])

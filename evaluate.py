@@ -1,0 +1,632 @@
+"""Score policies by their oracle gap on held-out scenarios of GreenLLM-v0.
+
+Usage::
+
+    python evaluate.py --policies oracle,mpc,myopic,uniform,cheapest --seeds 1000-1019 --out runs/eval
+    python evaluate.py --policies oracle,mpc,mpc_noisy,ppo=logs/ppo/GreenLLM-v0_1 --seeds 1000-1099 \\
+        --traces ../shared/data --start 2024-06-01T00 --weights 0.6,0.2,0.2 --env-kwargs forecast_hours:6 \\
+        --workers 2 --out runs/eval_traces
+
+Each seed is one scenario, ``make_scenario(seed, **gen_kwargs)`` (or ``scenario_from_traces(traces, start,
+seed, **gen_kwargs)``), pinned with ``env.reset(options={"scenario": s})`` so every policy sees the same
+one; its oracle objective is ``baselines.solve(s, weights).objective``. Every policy plays one episode per
+seed through the environment (the loop of `baselines.policy`), and ``gap_pct`` is
+``(cost_weighted + penalty - oracle_cost_weighted) / oracle_cost_weighted * 100``.
+
+Policy specs (`baselines.policy.make_policy`): registered names (``oracle``, ``mpc``, ``mpc_noisy``,
+``myopic``, ``uniform``, ``nearest``, ``cheapest``, ``greenest``, ``renewable_first``), options
+(``mpc:horizon=6``), or ``name=path`` for trained agents (loaders registered by ``agents``). A policy's
+own ``env_kwargs`` (``mpc_noisy``: ``forecast_noise`` 0.1, set with ``mpc_noisy:noise=0.2``; an agent: its
+training observation settings) override ``--env-kwargs`` for its environment; summary.md lists them.
+
+Output folder:
+
+- ``results.csv``: one row per (policy, seed): policy, seed, cost_weighted, total, energy, carbon, delay
+  ($; total = energy + carbon + delay, unweighted), emissions_kg, water_l, penalty ($), violations (number
+  of steps charged a penalty), oracle_cost_weighted ($), gap_pct (%).
+- ``hourly/seed_<seed>.csv``: per (policy, seed, hour) costs of that seed (the hourly profile plot), one
+  small file per seed so that finishing a seed never rewrites the others.
+- ``summary.md``: per policy mean, median and 95% bootstrap CI of the gap; the split oracle -> MPC with
+  perfect forecasts -> MPC with noisy forecasts -> learned agents.
+- ``gaps.png``, ``costs.png``, ``hourly.png``; ``config.json`` and ``policies.json``.
+
+Rows are written as each seed finishes (temporary file + ``os.replace``, so the CSV is never half-written);
+a rerun into the same folder with the same configuration skips the (policy, seed) pairs already present,
+so a killed run loses at most the seeds in flight. A folder holding another configuration is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import json
+import math
+import os
+import re
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ENV_ID = "green_llm_env:GreenLLM-v0"
+COLUMNS = ("policy", "seed", "cost_weighted", "total", "energy", "carbon", "delay", "emissions_kg", "water_l",
+           "penalty", "violations", "oracle_cost_weighted", "gap_pct")
+HOURLY_COLUMNS = ("policy", "seed", "hour", "cost_weighted", "energy", "carbon", "delay", "penalty",
+                  "emissions_kg", "water_l", "grid_kwh")
+SPLIT_KINDS = (("oracle", "oracle (perfect foresight, full horizon)"),
+               ("mpc", "MPC, perfect forecasts"),
+               ("mpc_noisy", "MPC, noisy forecasts"),
+               ("learned", "learned agents"))
+
+
+class CliError(ValueError):
+    """A bad command-line value; printed as one line, exit status 2."""
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+@dataclass
+class Config:
+    """What a run computes; equal configs may share an output folder."""
+
+    policies: list[str]
+    seeds: list[int]
+    out: str
+    weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    gen_kwargs: dict[str, Any] = field(default_factory=dict)
+    traces: str | None = None
+    start: str | None = None
+    workers: int = 1
+    imports: list[str] = field(default_factory=list)
+    plots: bool = True
+    progress: bool = True
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that fix each (policy, seed) row's value."""
+        return {"weights": list(self.weights), "env_kwargs": self.env_kwargs, "gen_kwargs": self.gen_kwargs,
+                "traces": str(Path(self.traces).resolve()) if self.traces else None, "start": self.start}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not the usage block
+        raise CliError(message)
+
+
+def _value(text: str) -> Any:
+    from baselines.policy import _value as parse
+
+    return parse(text)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"1000-1019"``, ``"1,2,7"`` or a mix (``"1-3,10"``) -> sorted unique seeds (each >= 0)."""
+    seeds: set[int] = set()
+    for part in str(text).split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            raise CliError(f"--seeds must be integers >= 0 or ranges like 1000-1019; got {text!r}")
+        lo = int(m.group(1))
+        seeds.update(range(lo, int(m.group(2) or lo) + 1))
+    return sorted(seeds)
+
+
+def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["forecast_hours:6", "forecast_noise:0.1"]`` (or ``["forecast_hours:6,forecast_noise:0.1"]``) -> dict;
+    values parsed as int, float, bool, None or str."""
+    out: dict[str, Any] = {}
+    for item in items or ():
+        parts = item.split(",")
+        if not all(":" in q for q in parts):
+            parts = [item]
+        for part in parts:
+            key, sep, val = part.partition(":")
+            if not sep or not key.strip():
+                raise CliError(f"{flag} takes key:value pairs; got {part!r}")
+            out[key.strip()] = _value(val.strip())
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    p = _Parser(prog="evaluate.py", description="Score policies by their oracle gap on held-out scenarios.")
+    p.add_argument("--policies", default="oracle,mpc,myopic,uniform,cheapest",
+                   help="comma-separated policy specs (default oracle,mpc,myopic,uniform,cheapest)")
+    p.add_argument("--seeds", default="1000-1019", help="scenario seeds, e.g. 1000-1019 or 1,2,5-7")
+    p.add_argument("--out", required=True, help="output folder (created; reruns resume)")
+    p.add_argument("--weights", default=None, help="objective weights e,c,d (default 1/3 each)")
+    p.add_argument("--traces", default=None, help="folder with the 2024 carbon traces (real carbon intensity)")
+    p.add_argument("--start", default=None, help="UTC start hour with --traces, e.g. 2024-06-01T00")
+    p.add_argument("--env-kwargs", nargs="*", default=None, metavar="K:V", help="GreenLLMEnv keyword arguments")
+    p.add_argument("--gen-kwargs", nargs="*", default=None, metavar="K:V",
+                   help="make_scenario keyword arguments, e.g. T:12 water_fraction:0.9")
+    p.add_argument("--workers", type=int, default=1, help="parallel worker processes over seeds (default 1)")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import MODULE first (it may register policies or loaders); repeatable")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    a = p.parse_args(argv)
+    from green_llm_env import cost
+
+    policies = [s.strip() for s in a.policies.split(",") if s.strip()]
+    if not policies:
+        raise CliError(f"--policies must name at least one policy; got {a.policies!r}")
+    weights = cost.DEFAULT_WEIGHTS
+    if a.weights is not None:
+        try:
+            weights = tuple(float(x) for x in a.weights.split(","))
+            cost.check_weights(weights, "--weights")
+        except ValueError as exc:
+            raise CliError(str(exc) if "--weights" in str(exc) else
+                           f"--weights must be three numbers e,c,d summing to 1; got {a.weights!r}") from None
+    if a.workers < 1:
+        raise CliError(f"--workers must be >= 1; got {a.workers}")
+    if a.start and not a.traces:
+        raise CliError("--start needs --traces")
+    if a.traces and not Path(a.traces).exists():
+        raise CliError(f"--traces folder not found: {a.traces}")
+    env_kwargs = parse_kv(a.env_kwargs, "--env-kwargs")
+    for bad in ("weights", "scenario"):
+        if bad in env_kwargs:
+            raise CliError(f"--env-kwargs may not set {bad!r} (use --weights; scenarios come from --seeds)")
+    return Config(policies=policies, seeds=parse_seeds(a.seeds), out=a.out, weights=tuple(float(w) for w in weights),
+                  env_kwargs=env_kwargs, gen_kwargs=parse_kv(a.gen_kwargs, "--gen-kwargs"), traces=a.traces,
+                  start=(a.start or "2024-01-01T00") if a.traces else None, workers=a.workers,
+                  imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress)
+
+
+# ---------------------------------------------------------------------------------------------- work
+def _import_plugins(imports: list[str], specs: list[str]) -> None:
+    for mod in imports:
+        importlib.import_module(mod)
+    from baselines.policy import parse_spec
+
+    if any(parse_spec(s)[1] is not None for s in specs):
+        try:  # agents registers loaders for name=path specs
+            importlib.import_module("agents")
+        except ImportError:
+            pass
+
+
+def make_scenario_for(cfg: Config, seed: int):
+    """The scenario of one seed."""
+    from green_llm_env import make_scenario, scenario_from_traces
+
+    if cfg.traces:
+        return scenario_from_traces(cfg.traces, cfg.start, seed=seed, **cfg.gen_kwargs)
+    return make_scenario(seed, **cfg.gen_kwargs)
+
+
+class Runner:
+    """Plays policies on seeds: caches one policy object per spec and one env per environment setting."""
+
+    def __init__(self, cfg: Config) -> None:
+        from baselines.policy import make_policy
+
+        _import_plugins(cfg.imports, cfg.policies)
+        self.cfg = cfg
+        self.policies = {spec: make_policy(spec) for spec in cfg.policies}
+        self.envs: dict[str, Any] = {}
+
+    def env_kwargs(self, spec: str) -> dict[str, Any]:
+        return {**self.cfg.env_kwargs, **dict(getattr(self.policies[spec], "env_kwargs", None) or {})}
+
+    def env_for(self, spec: str, scenario) -> Any:
+        import gymnasium as gym
+
+        kwargs = self.env_kwargs(spec)
+        key = json.dumps(kwargs, sort_keys=True, default=str) + f"|T={scenario.T}"
+        if key not in self.envs:
+            self.envs[key] = gym.make(ENV_ID, scenario=scenario, weights=self.cfg.weights,
+                                      max_episode_steps=scenario.T, **kwargs)
+        return self.envs[key]
+
+    def episode(self, spec: str, scenario, seed: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
+        """One episode; returns (totals, hourly rows)."""
+        policy = self.policies[spec]
+        env = self.env_for(spec, scenario)
+        obs, _ = env.reset(seed=seed, options={"scenario": scenario})
+        base = env.unwrapped
+        policy.reset(base)
+        keys = ("cost_weighted", "energy_cost", "carbon_cost", "delay_cost", "penalty", "emissions_kg", "water_l",
+                "grid_kwh")
+        tot = dict.fromkeys(keys, 0.0)
+        hourly = []
+        steps = charged = 0
+        while True:
+            hour = int(base.t)
+            obs, _, terminated, truncated, info = env.step(policy.act(obs, base))
+            vals = {k: float(info.get(k, 0.0)) for k in keys}
+            for k in keys:
+                tot[k] += vals[k]
+            charged += int(vals["penalty"] > 0)
+            steps += 1
+            hourly.append({"hour": hour, "cost_weighted": vals["cost_weighted"], "energy": vals["energy_cost"],
+                           "carbon": vals["carbon_cost"], "delay": vals["delay_cost"], "penalty": vals["penalty"],
+                           "emissions_kg": vals["emissions_kg"], "water_l": vals["water_l"],
+                           "grid_kwh": vals["grid_kwh"]})
+            if terminated or truncated:
+                break
+        if steps != scenario.T:
+            raise RuntimeError(f"episode of policy {spec!r} ended after {steps} of T = {scenario.T} steps")
+        tot["violations"] = charged
+        return tot, hourly
+
+    def run_seed(self, seed: int, specs: list[str]) -> dict[str, Any]:
+        """Every pending policy on one seed -> {"rows", "hourly", "errors"}."""
+        from baselines import solve
+        from baselines.policy import spec_label
+
+        out: dict[str, Any] = {"seed": seed, "rows": [], "hourly": [], "errors": []}
+        try:
+            scenario = make_scenario_for(self.cfg, seed)
+            oracle = solve(scenario, self.cfg.weights).objective
+        except Exception as exc:  # infeasible scenario, trace window: one line per seed
+            out["errors"].append(f"seed {seed}: {type(exc).__name__}: {exc}")
+            return out
+        for spec in specs:
+            label = spec_label(spec)
+            try:
+                tot, hourly = self.episode(spec, scenario, seed)
+            except Exception as exc:
+                out["errors"].append(f"seed {seed}, policy {label}: {type(exc).__name__}: {exc}")
+                continue
+            score = tot["cost_weighted"] + tot["penalty"]
+            out["rows"].append({
+                "policy": label, "seed": seed, "cost_weighted": tot["cost_weighted"],
+                "total": tot["energy_cost"] + tot["carbon_cost"] + tot["delay_cost"], "energy": tot["energy_cost"],
+                "carbon": tot["carbon_cost"], "delay": tot["delay_cost"], "emissions_kg": tot["emissions_kg"],
+                "water_l": tot["water_l"], "penalty": tot["penalty"], "violations": tot["violations"],
+                "oracle_cost_weighted": oracle, "gap_pct": (score - oracle) / oracle * 100.0})
+            out["hourly"] += [{"policy": label, "seed": seed, **h} for h in hourly]
+        return out
+
+
+_WORKER: Runner | None = None
+
+
+def _worker_init(cfg: Config) -> None:
+    global _WORKER
+    _WORKER = Runner(cfg)
+
+
+def _worker_run(seed: int, specs: list[str]) -> dict[str, Any]:
+    assert _WORKER is not None
+    return _WORKER.run_seed(seed, specs)
+
+
+# ------------------------------------------------------------------------------------------- files
+def read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a CSV written by this script (``[]`` if absent); ``CliError`` on a foreign header."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if tuple(reader.fieldnames or ()) != columns:
+            raise CliError(f"{path} has columns {reader.fieldnames}, not {list(columns)}; use another --out")
+        return list(reader)
+
+
+def write_csv_atomic(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def hourly_file(out: Path, seed: int) -> Path:
+    """The hourly rows of one seed."""
+    return out / "hourly" / f"seed_{seed}.csv"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------- summary
+def bootstrap_ci(x: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean (seeded, so summaries are reproducible)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 2:
+        return (float(x.mean()), float(x.mean())) if x.size else (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, x.size, (n_boot, x.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def _f(x: float, digits: int = 3) -> str:
+    """Fixed-point text without a negative zero ("-0.000" -> "0.000")."""
+    text = f"{x:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _table(rows: list[dict[str, str]]) -> dict[str, dict[str, np.ndarray]]:
+    by: dict[str, dict[str, list[float]]] = {}
+    for r in rows:
+        d = by.setdefault(r["policy"], {c: [] for c in COLUMNS[1:]})
+        for c in COLUMNS[1:]:
+            d[c].append(float(r[c]))
+    return {p: {c: np.asarray(v) for c, v in d.items()} for p, d in by.items()}
+
+
+def _order(policies: list[str], known: list[str]) -> list[str]:
+    return [p for p in known if p in policies] + sorted(p for p in policies if p not in known)
+
+
+def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict[str, dict[str, Any]]) -> str:
+    """summary.md: gap statistics per policy and the oracle -> MPC -> noisy MPC -> agents split."""
+    from baselines.policy import spec_label
+
+    tab = _table(rows)
+    order = _order(list(tab), [spec_label(s) for s in cfg.policies])
+    lines = [
+        "# Oracle-gap evaluation", "",
+        f"- seeds: {len({int(float(r['seed'])) for r in rows})} scenarios "
+        f"({'traces ' + str(cfg.traces) + ' from ' + str(cfg.start) if cfg.traces else 'synthetic generator'}"
+        f"{', generator ' + json.dumps(cfg.gen_kwargs) if cfg.gen_kwargs else ''})",
+        f"- weights (energy, carbon, delay): {tuple(round(w, 6) for w in cfg.weights)}",
+        f"- env kwargs: {json.dumps(cfg.env_kwargs) if cfg.env_kwargs else 'defaults'}"
+        + "".join(f"; {p} plays with {json.dumps(m['env_kwargs'])}" for p, m in sorted(meta.items())
+                  if p in tab and m.get("env_kwargs") and m["env_kwargs"] != cfg.env_kwargs),
+        "- gap = (cost_weighted + penalty - oracle objective) / oracle objective, in %; "
+        "95% CI: percentile bootstrap of the mean (4000 resamples, seed 0); steps charged: mean number of hours "
+        "per episode charged a penalty (a constraint violated beyond round-off)", "",
+        "| policy | kind | n | mean gap % | median gap % | 95% CI of mean % | min gap % | max gap % "
+        "| mean cost_weighted $ | mean penalty $ | steps charged |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    stats: dict[str, dict[str, float]] = {}
+    for p in order:
+        d = tab[p]
+        g = d["gap_pct"]
+        lo, hi = bootstrap_ci(g)
+        stats[p] = {"mean": float(g.mean()), "median": float(np.median(g)), "lo": lo, "hi": hi, "n": g.size}
+        kind = meta.get(p, {}).get("kind", "other")
+        lines.append(f"| {p} | {kind} | {g.size} | {_f(g.mean())} | {_f(np.median(g))} | [{_f(lo)}, {_f(hi)}] | "
+                     f"{_f(g.min(), 4)} | {_f(g.max())} | {_f(d['cost_weighted'].mean())} | "
+                     f"{_f(d['penalty'].mean())} | {_f(d['violations'].mean(), 2)} |")
+    lines += ["", "## Where the gap comes from", "",
+              "Each stage adds one source of sub-optimality to the one above it: a finite planning window "
+              "(MPC, perfect forecasts), forecast error (MPC, noisy forecasts), then learning (agents, which "
+              "see noisy forecasts at best).", "",
+              "| stage | policy | mean gap % | change vs previous stage (pp) |", "|---|---|---:|---:|"]
+    prev = None
+    for kind, title in SPLIT_KINDS:
+        members = [p for p in order if meta.get(p, {}).get("kind") == kind]
+        if not members:
+            lines.append(f"| {title} | (not run) | | |")
+            continue
+        for p in members:
+            m = stats[p]["mean"]
+            delta = "" if prev is None else ("+" + _f(m - prev) if _f(m - prev)[0] != "-" else _f(m - prev))
+            lines.append(f"| {title} | {p} | {_f(m)} | {delta} |")
+        prev = min(stats[p]["mean"] for p in members)
+    others = [p for p in order if meta.get(p, {}).get("kind") not in dict(SPLIT_KINDS)]
+    if others:
+        lines += ["", "Other baselines (LP and rule-based): " + ", ".join(
+            f"{p} {_f(stats[p]['mean'], 2)}%" for p in others) + "."]
+    lines += ["", "Plots: `gaps.png` (gap per policy), `costs.png` (mean cost components), "
+              "`hourly.png` (hourly profiles of one seed)."]
+    text = "\n".join(lines) + "\n"
+    tmp = out / "summary.md.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, out / "summary.md")
+    return text
+
+
+def write_plots(out: Path, cfg: Config, rows: list[dict[str, str]], hourly: list[dict[str, str]]) -> None:
+    """gaps.png, costs.png and hourly.png (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from baselines.policy import spec_label
+
+    tab = _table(rows)
+    order = _order(list(tab), [spec_label(s) for s in cfg.policies])
+    if not order:
+        return
+    # Gap distribution.
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(order) + 2), 4.2))
+    data = [tab[p]["gap_pct"] for p in order]
+    ax.boxplot(data, showfliers=False)
+    ax.set_xticks(range(1, len(order) + 1), order, rotation=30, ha="right")
+    rng = np.random.default_rng(0)
+    for q, g in enumerate(data, start=1):
+        ax.plot(q + rng.uniform(-0.15, 0.15, g.size), g, ".", alpha=0.5, color="tab:blue")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.axhline(0.0, color="k", lw=0.6)
+    ax.set_ylabel("oracle gap (%)")
+    ax.set_title(f"Oracle gap over {len({int(float(r['seed'])) for r in rows})} seeds")
+    fig.tight_layout()
+    fig.savefig(out / "gaps.png", dpi=110)
+    plt.close(fig)
+    # Cost components.
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(8.0, 1.6 * len(order) + 3), 4.2))
+    x = np.arange(len(order))
+    bottom = np.zeros(len(order))
+    for comp, color in (("energy", "tab:orange"), ("carbon", "tab:gray"), ("delay", "tab:blue")):
+        vals = np.array([tab[p][comp].mean() for p in order])
+        a1.bar(x, vals, bottom=bottom, label=comp, color=color)
+        bottom += vals
+    a1.set_xticks(x, order, rotation=30, ha="right")
+    a1.set_ylabel("mean cost per episode ($, unweighted)")
+    a1.legend()
+    a1.set_title("Cost components")
+    pen = np.array([tab[p]["penalty"].mean() for p in order])
+    a2.bar(x, pen, color="tab:red")
+    a2.set_ylim(0.0, 1.0 if pen.max() <= 0 else None)
+    if pen.max() <= 0:
+        a2.text(0.5, 0.5, "no penalty charged", transform=a2.transAxes, ha="center", va="center")
+    a2.set_xticks(x, order, rotation=30, ha="right")
+    a2.set_ylabel("mean penalty per episode ($)")
+    a2.set_title("Constraint penalties")
+    fig.tight_layout()
+    fig.savefig(out / "costs.png", dpi=110)
+    plt.close(fig)
+    # Hourly profiles of one seed: the smallest seed of this run that has hourly rows.
+    seeds_here = [s for s in cfg.seeds if any(int(h["seed"]) == s for h in hourly)]
+    if not seeds_here:
+        return
+    seed = seeds_here[0]
+    finished = {(r["policy"], int(r["seed"])) for r in rows}
+    hourly = [h for h in hourly if (h["policy"], int(h["seed"])) in finished]
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    panels = (("cost_weighted", "weighted cost ($)"), ("grid_kwh", "grid energy (kWh)"),
+              ("water_l", "water (L)"), ("emissions_kg", "emissions (kg CO2)"))
+    for p in order:
+        hr = sorted((h for h in hourly if h["policy"] == p and int(h["seed"]) == seed), key=lambda h: int(h["hour"]))
+        if not hr:
+            continue
+        hours = [int(h["hour"]) for h in hr]
+        for ax, (col, label) in zip(axes.flat, panels):
+            vals = [float(h[col]) + (float(h["penalty"]) if col == "cost_weighted" else 0.0) for h in hr]
+            ax.plot(hours, vals, marker=".", label=p)
+            ax.set_ylabel(label + (" + penalty" if col == "cost_weighted" else ""))
+    for ax in axes[1]:
+        ax.set_xlabel("hour (slot)")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"Hourly profiles, seed {seed}")
+    fig.tight_layout()
+    fig.savefig(out / "hourly.png", dpi=110)
+    plt.close(fig)
+
+
+# -------------------------------------------------------------------------------------------- main
+def run(cfg: Config) -> int:
+    """Evaluate; returns the exit status (0, or 1 if some (policy, seed) failed)."""
+    from baselines.policy import PolicySpecError, spec_label
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ident = cfg.identity()
+    cfg_path = out / "config.json"
+    if cfg_path.is_file():
+        try:
+            old = json.loads(cfg_path.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old != json.loads(json.dumps(ident, sort_keys=True, default=str)):
+            raise CliError(f"{out} holds results of another configuration ({cfg_path}); use a new --out")
+    labels = [spec_label(s) for s in cfg.policies]
+    if len(set(labels)) != len(labels):
+        raise CliError(f"--policies names a policy twice: {labels}")
+    try:
+        runner = Runner(cfg)  # validates specs; loads trained models once here
+    except (PolicySpecError, ImportError, OSError, ValueError) as exc:
+        raise CliError(f"--policies: {exc}") from None
+    except Exception as exc:  # a loader's own error type
+        raise CliError(f"--policies: {type(exc).__name__}: {exc}") from None
+    # Preflight: the first seed's scenario and each environment setting.
+    try:
+        scenario = make_scenario_for(cfg, cfg.seeds[0])
+    except Exception as exc:
+        raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]}: {exc}") from None
+    for spec in cfg.policies:
+        try:
+            runner.env_for(spec, scenario).reset(seed=0, options={"scenario": scenario})
+        except Exception as exc:
+            msg = str(exc).split(" was raised from the environment creator")[0].splitlines()[0]
+            raise CliError(f"--env-kwargs {runner.env_kwargs(spec)} (policy {spec_label(spec)}): {msg}") from None
+    write_json_atomic(cfg_path, ident)
+    meta_path = out / "policies.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    for spec, pol in runner.policies.items():
+        kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
+        meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env_kwargs": runner.env_kwargs(spec)}
+    write_json_atomic(meta_path, meta)
+
+    rows = read_csv(out / "results.csv", COLUMNS)
+    done = {(r["policy"], int(r["seed"])) for r in rows}
+    hourly_dir = out / "hourly"
+    hourly_dir.mkdir(exist_ok=True)
+    todo = {s: [spec for spec, lab in zip(cfg.policies, labels) if (lab, s) not in done] for s in cfg.seeds}
+    todo = {s: specs for s, specs in todo.items() if specs}
+    skipped = sum(len(cfg.policies) for _ in cfg.seeds) - sum(len(v) for v in todo.values())
+    if skipped:
+        print(f"resuming: {skipped} (policy, seed) pairs already in {out / 'results.csv'}", file=sys.stderr)
+    errors: list[str] = []
+    rank = {lab: q for q, lab in enumerate(labels)}
+
+    def sort_key(r: dict[str, Any]) -> tuple:
+        return (rank.get(r["policy"], len(rank)), r["policy"], int(r["seed"]))
+
+    def collect(res: dict[str, Any]) -> None:
+        errors.extend(res["errors"])
+        for e in res["errors"]:
+            print(f"error: {e}", file=sys.stderr)
+        if res["rows"]:
+            # This seed's hourly file first (rows of pairs re-run now replace any left by a killed run);
+            # results.csv last: a pair counts as done only once its row is there.
+            path = hourly_file(out, res["seed"])
+            new = {r["policy"] for r in res["rows"]}
+            keep = [h for h in read_csv(path, HOURLY_COLUMNS) if h["policy"] not in new]
+            hourly = sorted(keep + res["hourly"], key=lambda h: sort_key(h) + (int(h["hour"]),))
+            write_csv_atomic(path, HOURLY_COLUMNS, hourly)
+        rows.extend(res["rows"])
+        rows.sort(key=sort_key)
+        write_csv_atomic(out / "results.csv", COLUMNS, rows)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc="seeds", unit="seed", disable=not cfg.progress, file=sys.stderr)
+    t0 = time.perf_counter()
+    if cfg.workers == 1 or len(todo) <= 1:
+        for seed, specs in todo.items():
+            collect(runner.run_seed(seed, specs))
+            bar.update(1)
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=min(cfg.workers, len(todo)), mp_context=mp.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(cfg,)) as pool:
+            pending = {pool.submit(_worker_run, seed, specs) for seed, specs in todo.items()}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    collect(fut.result())
+                    bar.update(1)
+    bar.close()
+    if not (out / "results.csv").is_file():
+        write_csv_atomic(out / "results.csv", COLUMNS, rows)
+    rows_now = read_csv(out / "results.csv", COLUMNS)
+    if rows_now:
+        write_summary(out, cfg, rows_now, meta)
+        if cfg.plots:
+            first = next((s for s in cfg.seeds if hourly_file(out, s).is_file()), None)
+            hourly = [] if first is None else read_csv(hourly_file(out, first), HOURLY_COLUMNS)
+            write_plots(out, cfg, rows_now, hourly)
+    print(f"{len(rows_now)} rows in {out / 'results.csv'} ({time.perf_counter() - t0:.1f} s); "
+          f"summary in {out / 'summary.md'}", file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} (policy, seed) runs failed; rerun to retry them", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_args(argv)
+        return run(cfg)
+    except CliError as exc:
+        print(f"evaluate.py: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("evaluate.py: interrupted; rerun with the same arguments to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
