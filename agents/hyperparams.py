@@ -1,0 +1,255 @@
+"""Hyperparameters in RL Baselines3 Zoo's format: ``hyperparams/<algo>.yml``.
+
+Each file holds a ``default:`` entry and a ``GreenLLM-v0:`` entry (any other env id works the same way). The
+env entry is laid over ``default`` key by key, then CLI overrides (``train.py --hyperparams k:v``) over that.
+Keys as in RL Zoo:
+
+- ``n_timesteps`` (int or float like ``!!float 2e5``), ``n_envs`` (int), ``policy`` (``MlpPolicy``, ...);
+- ``normalize``: ``true``/``false`` or a dict string such as ``"{'norm_obs': True, 'norm_reward': False}"``
+  (keyword arguments of SB3's ``VecNormalize``);
+- ``policy_kwargs``: a Python-like string, e.g. ``"dict(net_arch=dict(pi=[64, 64], vf=[64, 64]),
+  activation_fn=nn.Tanh, log_std_init=-1.0)"``; it is read by a small safe evaluator that only knows
+  literals, ``dict(...)`` and attributes of ``torch`` (``nn.*``, ``th.*``, ``torch.*``), never ``eval``;
+- ``lin_<v>`` strings (e.g. ``learning_rate: lin_3e-4``, ``clip_range: lin_0.2``): linear decay from ``v``
+  to 0 over training (SB3's ``LinearSchedule(v, 0, 1)``);
+- ``noise_type`` (``normal`` or ``ornstein-uhlenbeck``) and ``noise_std`` for TD3/DDPG/SAC/TQC exploration;
+- ``obs_features`` (``dc`` or absent): agent-side observation features (``agents.policy.OBS_FEATURES``);
+- ``residual`` (a baselines policy spec such as ``renewable_first``) and ``residual_scale`` (default 0.5):
+  the agent's action is a correction added to that policy's allocation (``agents.policy.ResidualAction``);
+- ``shield`` (``water`` or absent): a safety shield on the agent's allocation (``agents.policy.SHIELDS``);
+- ``action_groups`` (``j``, ``kj`` or absent): a low-dimensional action (``agents.policy.ACTION_GROUPS``);
+- ``train_freq`` lists become tuples; every other key goes to the algorithm's constructor unchanged.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+__all__ = ["HYPERPARAMS_DIR", "RUN_KEYS", "RunSettings", "env_key", "linear_schedule", "load_hyperparams",
+           "make_action_noise", "parse_normalize", "parse_policy_kwargs", "parse_value", "split_hyperparams"]
+
+HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
+"""Where ``<algo>.yml`` files live (the repository's ``hyperparams/`` folder)."""
+
+RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
+            "residual_scale", "shield", "action_groups")
+"""Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
+
+_UNSUPPORTED = ("env_wrapper", "vec_env_wrapper", "frame_stack", "callback", "normalize_kwargs")
+
+
+def env_key(env_id: str) -> str:
+    """The YAML key for an env id: ``green_llm_env:GreenLLM-v0`` -> ``GreenLLM-v0``."""
+    return env_id.split(":", 1)[-1]
+
+
+def parse_value(text: str) -> Any:
+    """A CLI value: int, float (``3e-4`` included), bool, None, YAML list/dict, else the string itself."""
+    if not isinstance(text, str):
+        return text
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.strip()[:1] in "[{":
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            pass
+    return text
+
+
+def load_hyperparams(algo: str, env_id: str = "GreenLLM-v0", path: str | Path | None = None,
+                     overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Raw hyperparameters for ``algo`` on ``env_id``: ``default`` <- env entry <- ``overrides``.
+
+    ``path`` defaults to ``HYPERPARAMS_DIR/<algo>.yml``. Values stay as written (strings such as
+    ``lin_3e-4`` or policy_kwargs are parsed later by ``split_hyperparams``), so the result is what
+    ``train.py`` stores as ``config.yml``.
+    """
+    path = Path(path) if path is not None else HYPERPARAMS_DIR / f"{algo}.yml"
+    if not path.is_file():
+        raise FileNotFoundError(f"hyperparameter file for algo={algo!r} not found: {path}")
+    with open(path) as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of env ids to hyperparameters, got {type(data).__name__}")
+    key = env_key(env_id)
+    if key not in data and "default" not in data:
+        raise ValueError(f"{path}: no entry for env {key!r} and no 'default' entry (keys: {sorted(data)})")
+    merged: dict[str, Any] = dict(data.get("default") or {})
+    merged.update(data.get(key) or {})
+    merged.update(overrides or {})
+    return merged
+
+
+def linear_schedule(initial: float):
+    """Linear decay ``progress_remaining * initial`` (RL Zoo's ``lin_``), as a picklable SB3 schedule."""
+    from stable_baselines3.common.utils import LinearSchedule
+
+    return LinearSchedule(float(initial), 0.0, 1.0)
+
+
+class _SafeEval(ast.NodeVisitor):
+    """Evaluates a policy_kwargs expression: literals, containers, ``dict(...)``, torch attributes."""
+
+    def __init__(self, source: str):
+        import torch
+
+        self.source = source
+        self.names = {"nn": torch.nn, "th": torch, "torch": torch, "True": True, "False": False, "None": None}
+
+    def fail(self, node: ast.AST) -> None:
+        raise ValueError(f"policy_kwargs={self.source!r}: unsupported expression {ast.unparse(node)!r} "
+                         "(only literals, dict(...), lists and torch attributes such as nn.ReLU are allowed)")
+
+    def visit(self, node: ast.AST) -> Any:  # noqa: C901 - one small interpreter
+        if isinstance(node, ast.Expression):
+            return self.visit(node.body)
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = self.visit(node.operand)
+            return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.List):
+            return [self.visit(e) for e in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(self.visit(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return {self.visit(k): self.visit(v) for k, v in zip(node.keys, node.values)}
+        if isinstance(node, ast.Name):
+            if node.id not in self.names:
+                self.fail(node)
+            return self.names[node.id]
+        if isinstance(node, ast.Attribute):
+            base = self.visit(node.value)
+            if not hasattr(base, node.attr) or node.attr.startswith("_"):
+                self.fail(node)
+            return getattr(base, node.attr)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict" and not node.args:
+            return {kw.arg: self.visit(kw.value) for kw in node.keywords}
+        self.fail(node)
+
+
+def parse_policy_kwargs(value: str | dict | None) -> dict[str, Any]:
+    """``policy_kwargs`` as a dict; a string is read by a safe evaluator (see module docstring)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if not isinstance(value, str):
+        raise ValueError(f"policy_kwargs={value!r}: expected a dict or a string")
+    try:
+        tree = ast.parse(value.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"policy_kwargs={value!r}: not an expression ({exc.msg})") from None
+    result = _SafeEval(value).visit(tree)
+    if not isinstance(result, dict):
+        raise ValueError(f"policy_kwargs={value!r}: evaluates to {type(result).__name__}, expected a dict")
+    return result
+
+
+def parse_normalize(value: Any) -> dict[str, Any] | None:
+    """``normalize`` as VecNormalize keyword arguments, or None for no normalisation."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, str):
+        if value.strip().lower() in ("true", "false"):
+            return {} if value.strip().lower() == "true" else None
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            raise ValueError(f"normalize={value!r}: expected true, false or a dict such as "
+                             "\"{'norm_obs': True, 'norm_reward': False}\"") from None
+        return parse_normalize(parsed)
+    raise ValueError(f"normalize={value!r}: expected true, false or a dict")
+
+
+class RunSettings(dict):
+    """The non-constructor settings (``RUN_KEYS``) with parsed values; a dict with attribute access."""
+
+    __getattr__ = dict.__getitem__
+
+
+def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]:
+    """Split raw hyperparameters into (constructor kwargs without ``policy``, run settings).
+
+    Constructor kwargs get ``lin_`` schedules, parsed ``policy_kwargs`` and tuple ``train_freq``; the run
+    settings hold ``n_timesteps`` (int or None), ``n_envs`` (int or None), ``normalize`` (VecNormalize kwargs
+    or None), ``policy`` (str or None), ``noise_type``/``noise_std``.
+    """
+    kwargs = copy.deepcopy(raw)
+    for key in _UNSUPPORTED:
+        if key in kwargs:
+            raise ValueError(f"hyperparameter {key!r} is not supported by train.py (value {kwargs[key]!r})")
+    settings = RunSettings({key: kwargs.pop(key, None) for key in RUN_KEYS})
+    if settings["n_timesteps"] is not None:
+        settings["n_timesteps"] = int(float(settings["n_timesteps"]))
+    if settings["n_envs"] is not None:
+        settings["n_envs"] = int(settings["n_envs"])
+        if settings["n_envs"] < 1:
+            raise ValueError(f"n_envs={settings['n_envs']!r} must be >= 1")
+    settings["normalize"] = parse_normalize(settings["normalize"])
+    if settings["obs_features"] in ("none", "None", False):
+        settings["obs_features"] = None
+    if settings["obs_features"] is not None and settings["obs_features"] != "dc":
+        raise ValueError(f"obs_features={settings['obs_features']!r} is not 'dc' or none")
+    if settings["residual"] in ("none", "None", False, ""):
+        settings["residual"] = None
+    if settings["shield"] in ("none", "None", False, ""):
+        settings["shield"] = None
+    if settings["shield"] is not None and settings["shield"] != "water":
+        raise ValueError(f"shield={settings['shield']!r} is not 'water' or none")
+    if settings["action_groups"] in ("none", "None", False, ""):
+        settings["action_groups"] = None
+    if settings["action_groups"] is not None and settings["action_groups"] not in ("j", "kj"):
+        raise ValueError(f"action_groups={settings['action_groups']!r} is not 'j', 'kj' or none")
+    settings["residual_scale"] = 0.5 if settings["residual_scale"] is None else float(settings["residual_scale"])
+    if "policy_kwargs" in kwargs:
+        kwargs["policy_kwargs"] = parse_policy_kwargs(kwargs["policy_kwargs"])
+    for key, value in list(kwargs.items()):
+        if isinstance(value, str) and value.startswith("lin_"):
+            try:
+                kwargs[key] = linear_schedule(float(value[4:]))
+            except ValueError:
+                raise ValueError(f"{key}={value!r}: expected lin_<float>, e.g. lin_3e-4") from None
+        elif isinstance(value, str) and key in ("learning_rate", "clip_range", "clip_range_vf", "gamma", "gae_lambda",
+                                                "ent_coef_value", "tau", "vf_coef", "max_grad_norm"):
+            kwargs[key] = float(value)
+    if isinstance(kwargs.get("train_freq"), list):
+        kwargs["train_freq"] = tuple(kwargs["train_freq"])
+    for key in ("buffer_size", "batch_size", "n_steps", "learning_starts", "n_epochs", "gradient_steps"):
+        if isinstance(kwargs.get(key), float):
+            kwargs[key] = int(kwargs[key])
+    return kwargs, settings
+
+
+def make_action_noise(noise_type: str | None, noise_std: float | None, n_actions: int):
+    """SB3 action noise for off-policy algorithms, or None when ``noise_type`` is None."""
+    if noise_type is None:
+        return None
+    from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
+
+    std = float(0.1 if noise_std is None else noise_std)
+    mean, sigma = np.zeros(n_actions), std * np.ones(n_actions)
+    if noise_type == "normal":
+        return NormalActionNoise(mean=mean, sigma=sigma)
+    if noise_type in ("ornstein-uhlenbeck", "ou"):
+        return OrnsteinUhlenbeckActionNoise(mean=mean, sigma=sigma)
+    raise ValueError(f"noise_type={noise_type!r} is not 'normal' or 'ornstein-uhlenbeck'")

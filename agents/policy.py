@@ -1,0 +1,524 @@
+"""A trained SB3 model as a ``Policy`` that ``evaluate.py`` can score against the oracle.
+
+``TrainedPolicy.load("logs/ppo/GreenLLM-v0_1")`` reads the run folder written by ``train.py`` (RL Zoo layout,
+see ``agents.registry.RunLayout``): the algorithm from ``<env>/args.yml`` (else the parent folder name), the
+final model ``<env>.zip`` with its ``<env>/vecnormalize.pkl`` statistics, and acts deterministically. A path
+to a ``.zip`` inside a run folder loads that model instead (``best_model.zip`` pairs with
+``<env>/best_vecnormalize.pkl``, ``rl_model_<n>_steps.zip`` with its checkpoint statistics).
+
+Observations are normalised with the saved running mean/variance (never updated at evaluation), actions come
+from ``model.predict(..., deterministic=True)`` (clipped to the Box by SB3) and are returned flat, as the
+env's action space expects. RecurrentPPO's LSTM state is carried across steps and cleared by ``reset``.
+
+A run's agent-side settings (``<env>/config.yml``) are applied exactly as in training: ``action_groups``
+(a low-dimensional action repeated over areas, ``ACTION_GROUPS``), ``obs_features``
+(extra observation entries computed from the env, ``OBS_FEATURES``), ``residual`` (the action corrects a
+baselines policy, ``ResidualAction``) and ``shield`` (``SHIELDS``). ``env_kwargs`` of the loaded policy are
+the training ``--env-kwargs`` that change what the agent sees or does (``POLICY_ENV_KWARGS``), which
+evaluate.py applies to that policy's environment.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .registry import ALGOS, RunLayout, canonical_name
+
+__all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
+           "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
+           "ShieldVecEnv", "TrainedPolicy", "WaterShield", "dc_features", "feature_size",
+           "load_trained_policy", "resolve_model_files", "training_env_kwargs"]
+
+OBS_FEATURES = ("dc",)
+"""Optional agent-side observation features (``obs_features`` in hyperparams/<algo>.yml):
+
+- ``"dc"``: per-DC data of the slot about to be played that GreenLLM-v0's observation leaves out but that
+  decides feasibility, read from ``env.coef`` (the `Policy` protocol lets a policy read the unwrapped env, as
+  the LP baselines do): water per IT kWh ``water_l_per_kwh[t, j]·PUE[j]`` (L/kWh / 1.5), PUE ((PUE - 1.2) / 0.2), capacity
+  headroom ``min_r C[r, j] / Σ_n resource[t, n, r]`` (largest share of the hour's demand DC j can host,
+  clipped to [0, 5]), and one water-tightness scalar ``water_left / (IT kWh this hour × mean water per
+  kWh × hours left)`` clipped to [0, 5]. 3J + 1 numbers, appended to the env's observation.
+"""
+
+
+def resolve_model_files(path: str | Path, which: str = "final") -> tuple[str, Path, Path | None]:
+    """(algo name, model zip, VecNormalize pickle or None) for a run folder or a model zip.
+
+    ``which`` ("final" or "best") picks the model of a run folder; "final" falls back to the newest checkpoint
+    and "best" to the final model when the file is missing.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix == ".zip":
+        layout, model = RunLayout.find(str(path.parent)), path
+        if path.name == "best_model.zip":
+            vecnorm = layout.best_vecnormalize if layout.best_vecnormalize.is_file() else layout.vecnormalize
+        elif path.name.startswith(f"{layout.checkpoint_prefix}_") and path.name.endswith("_steps.zip"):
+            steps = path.name[len(layout.checkpoint_prefix) + 1:-len("_steps.zip")]
+            vecnorm = layout.checkpoint_vecnormalize(int(steps)) if steps.isdigit() else layout.vecnormalize
+        else:
+            vecnorm = layout.vecnormalize
+    elif path.is_dir():
+        layout = RunLayout.find(str(path))
+        if which == "best" and layout.best_model.is_file():
+            model, vecnorm = layout.best_model, layout.best_vecnormalize
+            if not vecnorm.is_file():
+                vecnorm = layout.vecnormalize
+        elif which in ("final", "best"):
+            model, vecnorm, _ = layout.latest_state() if not layout.model.is_file() else (
+                layout.model, layout.vecnormalize, None)
+        else:
+            raise ValueError(f"which={which!r} is not 'final' or 'best'")
+    else:
+        raise FileNotFoundError(f"path={str(path)!r} is neither a training run folder nor a model .zip")
+    algo = None
+    if layout.args.is_file():
+        with open(layout.args) as fh:
+            algo = (yaml.safe_load(fh) or {}).get("algo")
+    if algo is None and layout.run_dir.parent.name:
+        algo = layout.run_dir.parent.name
+    try:
+        algo = canonical_name(str(algo))
+    except ValueError:
+        raise ValueError(f"path={str(path)!r}: cannot tell which algorithm trained it (no args.yml and parent "
+                         f"folder {layout.run_dir.parent.name!r} is not one of {sorted(ALGOS)})") from None
+    return algo, Path(model), (Path(vecnorm) if vecnorm is not None and Path(vecnorm).is_file() else None)
+
+
+def feature_size(features: str | None, J: int) -> int:
+    """Number of extra observation entries of feature set ``features`` for J data centres."""
+    if features is None:
+        return 0
+    if features == "dc":
+        return 3 * J + 1
+    raise ValueError(f"obs_features={features!r} is not one of {OBS_FEATURES} or None")
+
+
+def dc_features(coef: Any, t: int, water_left_l: float) -> np.ndarray:
+    """The ``"dc"`` features (3J + 1,) float32 of slot ``t`` (clipped to the horizon); see ``OBS_FEATURES``."""
+    t = min(max(int(t), 0), coef.T - 1)
+    water = coef.water_l_per_kwh[t] * coef.pue  # L per IT kWh, (J,)
+    demand_units = coef.resource[t].sum(0)  # (R,) units if one DC took all of the hour's demand
+    headroom = (coef.capacity / np.maximum(demand_units, 1e-12)[:, None]).min(0)
+    need = float(coef.it_kw[t].sum()) * float(water.mean()) * (coef.T - t)
+    tight = float(water_left_l) / need if need > 0 else 5.0
+    out = np.concatenate([water / 1.5, (coef.pue - 1.2) / 0.2, np.clip(headroom, 0.0, 5.0),
+                          [min(max(tight, 0.0), 5.0)]])
+    return out.astype(np.float32)
+
+
+def _features_of_env(env: Any, features: str) -> np.ndarray:
+    base = env.unwrapped
+    return dc_features(base.coef, base.t, base.water_left_l)
+
+
+def _extended_box(space: Any, extra: int) -> Any:
+    from gymnasium import spaces
+
+    low = np.concatenate([space.low, np.full(extra, -10.0, np.float32)])
+    high = np.concatenate([space.high, np.full(extra, 10.0, np.float32)])
+    return spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
+
+
+def _feature_wrapper_base():
+    import gymnasium as gym
+
+    return gym.ObservationWrapper
+
+
+class FeatureObservation(_feature_wrapper_base()):  # type: ignore[misc]
+    """Gymnasium wrapper appending ``obs_features`` (see ``OBS_FEATURES``) to GreenLLM-v0's observation."""
+
+    def __init__(self, env: Any, features: str = "dc"):
+        super().__init__(env)
+        self.features = features
+        self.observation_space = _extended_box(env.observation_space, feature_size(features, env.unwrapped.J))
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return np.concatenate([observation, _features_of_env(self.env, self.features)]).astype(np.float32)
+
+
+def _batched_env(venv: Any) -> Any:
+    """The `green_llm_env.vector.GreenLLMVectorEnv` under a stack of SB3 VecEnv wrappers."""
+    from green_llm_env.vector import GreenLLMVectorEnv
+
+    inner = venv
+    while not isinstance(inner, GreenLLMVectorEnv):
+        if not hasattr(inner, "venv"):
+            raise ValueError(f"{type(venv).__name__} does not wrap green_llm_env.vector.SB3VecEnv")
+        inner = inner.venv
+    return inner
+
+
+def _vec_wrapper_base():
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    return VecEnvWrapper
+
+
+class FeatureVecEnv(_vec_wrapper_base()):  # type: ignore[misc]
+    """The same features on ``green_llm_env.vector.SB3VecEnv`` (the native batched env) for SB3 training."""
+
+    def __init__(self, venv: Any, features: str = "dc"):
+        self.features = features
+        self.batched = _batched_env(venv)  # per-env scenarios in .envs, slots in .t, water in .water_left_l
+        J = self.batched.envs[0].J
+        super().__init__(venv, observation_space=_extended_box(venv.observation_space, feature_size(features, J)))
+
+    def _extend(self, obs: np.ndarray) -> np.ndarray:
+        t, water = self.batched.t, self.batched.water_left_l
+        extra = np.stack([dc_features(self.batched.envs[i].coef, t[i], water[i]) for i in range(self.num_envs)])
+        return np.concatenate([obs, extra], axis=1).astype(np.float32)
+
+    def reset(self) -> np.ndarray:
+        return self._extend(self.venv.reset())
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        for info in infos:
+            if "terminal_observation" in info:  # the finished episode's last slot: features padded with zeros
+                term = info["terminal_observation"]
+                info["terminal_observation"] = np.concatenate(
+                    [term, np.zeros(self.observation_space.shape[0] - term.shape[0], np.float32)])
+        return self._extend(obs), rewards, dones, infos
+
+
+POLICY_ENV_KWARGS = ("forecast_hours", "forecast_noise", "action_mode", "temperature", "constraint_mode",
+                     "generator_kwargs")
+"""Training ``--env-kwargs`` that shape what the agent sees or how its action is applied; a loaded policy
+asks evaluate.py for them. Scoring settings (``weights``, ``penalty_factor``, ``reward_scale``, traces) are
+left to the evaluation."""
+
+
+def _action_wrapper_base():
+    import gymnasium as gym
+
+    return gym.Wrapper
+
+
+def make_base_policy(spec: str) -> Any:
+    """The baselines policy a residual agent corrects (``residual`` in hyperparams/<algo>.yml)."""
+    from baselines.policy import make_policy
+
+    return make_policy(spec)
+
+
+class ResidualAction(_action_wrapper_base()):  # type: ignore[misc]
+    """Residual control: the env receives ``base.act(obs, env) + scale * action`` (then the env's simplex
+    projection). The agent learns a correction to a baselines policy (e.g. ``renewable_first``); with a
+    zero action it plays the base policy exactly. Needs per-env wrappers (``--vec dummy`` or ``subproc``)."""
+
+    def __init__(self, env: Any, base: str, scale: float = 0.5):
+        super().__init__(env)
+        if not float(scale) > 0:
+            raise ValueError(f"residual_scale={scale!r} must be > 0")
+        self.base_spec, self.scale = base, float(scale)
+        self.base = make_base_policy(base)
+        self._obs: Any = None
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        self.base.reset(self.env.unwrapped)
+        self._obs = obs
+        return obs, info
+
+    def step(self, action: np.ndarray):
+        x = np.asarray(self.base.act(self._obs, self.env.unwrapped), np.float64).reshape(-1)
+        obs, reward, terminated, truncated, info = self.env.step(x + self.scale * np.asarray(action, np.float64))
+        self._obs = obs
+        return obs, reward, terminated, truncated, info
+
+
+SHIELDS = ("water",)
+"""Optional agent-side safety shields (``shield`` in hyperparams/<algo>.yml), applied to the allocation the
+agent's action maps to, in training and in evaluation alike:
+
+- ``"water"``: the water guard of the rule-based baselines (`baselines.heuristics`). Slot t may use the
+  water left minus a reserve (the water the later slots need at least, from the capacity-aware least-water
+  plan); if the agent's allocation would use more, it is blended with the least-water allocation just
+  enough to fit. A blend of two allocations that meet the (linear) resource and delay constraints meets
+  them too, so the shield adds no violation of its own. Needs ``action_mode="project"`` (the default).
+"""
+
+
+class WaterShield:
+    """The ``"water"`` shield for one env; re-plans whenever the env's scenario (``coef``) changes."""
+
+    def __init__(self) -> None:
+        self.coef: Any = None
+        self.blended = 0
+
+    def _prepare(self, coef: Any) -> None:
+        from baselines.heuristics import least_water_plan, reserve_after
+        from green_llm_env import cost
+
+        self.coef = coef
+        self.wl = cost.water_l_per_share(coef)  # (T, N, J) litres per share
+        self.least = least_water_plan(coef).reshape(coef.T, coef.N, coef.J)
+        self.least_l = (self.wl * self.least).sum((-2, -1))  # (T,)
+        self.reserve = reserve_after(self.least_l)  # (T+1,)
+
+    def apply(self, x: np.ndarray, coef: Any, t: int, water_left_l: float) -> np.ndarray:
+        """Allocation ``x`` (N, J) on the simplex -> the shielded allocation (N, J) for slot ``t``."""
+        if coef is not self.coef:
+            self._prepare(coef)
+        t = min(max(int(t), 0), coef.T - 1)
+        use = float((self.wl[t] * x).sum())
+        left = max(float(water_left_l) - self.reserve[t + 1], 0.0)
+        if use <= left:
+            return x
+        least = float(self.least_l[t])
+        a = 1.0 if use <= least else min(1.0, (use - left) / (use - least))
+        self.blended += 1
+        return (1.0 - a) * x + a * self.least[t]
+
+
+def _check_shield(shield: str | None, env: Any) -> None:
+    if shield is None:
+        return
+    if shield not in SHIELDS:
+        raise ValueError(f"shield={shield!r} is not one of {SHIELDS} or None")
+    mode = getattr(env, "action_mode", "project")
+    if mode != "project":
+        raise ValueError(f"shield={shield!r} needs action_mode='project'; the env has action_mode={mode!r}")
+
+
+class ShieldAction(_action_wrapper_base()):  # type: ignore[misc]
+    """Gymnasium wrapper applying a shield (``SHIELDS``) to every action before the env sees it."""
+
+    def __init__(self, env: Any, shield: str = "water"):
+        super().__init__(env)
+        _check_shield(shield, env.unwrapped)
+        self.shield = WaterShield()
+
+    def step(self, action: np.ndarray):
+        base = self.env.unwrapped
+        x, _ = base.action_to_allocation(action)
+        x = self.shield.apply(x, base.coef, base.t, base.water_left_l)
+        return self.env.step(x.reshape(-1))
+
+
+class ShieldVecEnv(_vec_wrapper_base()):  # type: ignore[misc]
+    """The same shield on ``green_llm_env.vector.SB3VecEnv`` (the native batched env)."""
+
+    def __init__(self, venv: Any, shield: str = "water"):
+        self.batched = _batched_env(venv)
+        _check_shield(shield, self.batched.envs[0])
+        self.shields = [WaterShield() for _ in range(venv.num_envs)]
+        super().__init__(venv)
+
+    def reset(self) -> np.ndarray:
+        return self.venv.reset()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        x = self.batched._allocation(actions)[0]  # (E, N, J) shares, as the env would apply them
+        t, water = self.batched.t, self.batched.water_left_l
+        out = np.stack([sh.apply(x[i], self.batched.envs[i].coef, t[i], water[i])
+                        for i, sh in enumerate(self.shields)])
+        self.venv.step_async(out.reshape(len(out), -1))
+
+    def step_wait(self):
+        return self.venv.step_wait()
+
+
+ACTION_GROUPS = ("j", "kj")
+"""Optional low-dimensional action (``action_groups`` in hyperparams/<algo>.yml): the agent outputs one
+score per DC (``"j"``, J numbers) or per query type and DC (``"kj"``, K*J numbers), repeated over the user
+areas (and types) to the env's (I, K, J) action, which the env projects onto the simplex row by row. Far
+fewer dimensions than I*K*J = 405 for the policy gradient, at the price of one ranking for every area."""
+
+
+def group_size(groups: str | None, I: int, K: int, J: int) -> int:
+    """Size of the agent's action for ``action_groups`` (I*K*J when None)."""
+    sizes = {None: I * K * J, "j": J, "kj": K * J}
+    if groups not in sizes:
+        raise ValueError(f"action_groups={groups!r} is not one of {ACTION_GROUPS} or None")
+    return sizes[groups]
+
+
+def expand_action(action: np.ndarray, groups: str | None, I: int, K: int, J: int) -> np.ndarray:
+    """The agent's grouped action (..., size) -> the env's flat action (..., I*K*J)."""
+    a = np.asarray(action)
+    if groups is None:
+        return a
+    lead = a.shape[:-1]
+    shape = (1, 1, J) if groups == "j" else (1, K, J)
+    full = np.broadcast_to(a.reshape(lead + shape), lead + (I, K, J))
+    return full.reshape(lead + (I * K * J,))
+
+
+def _grouped_box(groups: str, I: int, K: int, J: int) -> Any:
+    from gymnasium import spaces
+
+    return spaces.Box(-1.0, 1.0, (group_size(groups, I, K, J),), dtype=np.float32)
+
+
+class GroupedAction(_action_wrapper_base()):  # type: ignore[misc]
+    """Gymnasium wrapper giving the agent the low-dimensional action of ``ACTION_GROUPS``."""
+
+    def __init__(self, env: Any, groups: str = "j"):
+        super().__init__(env)
+        base = env.unwrapped
+        self.groups, self.dims = groups, (base.I, base.K, base.J)
+        self.action_space = _grouped_box(groups, *self.dims)
+
+    def step(self, action: np.ndarray):
+        return self.env.step(expand_action(action, self.groups, *self.dims))
+
+
+class GroupedVecEnv(_vec_wrapper_base()):  # type: ignore[misc]
+    """The same low-dimensional action on ``green_llm_env.vector.SB3VecEnv`` (and wrappers of it)."""
+
+    def __init__(self, venv: Any, groups: str = "j"):
+        sub = _batched_env(venv).envs[0]
+        self.groups, self.dims = groups, (sub.I, sub.K, sub.J)
+        super().__init__(venv, action_space=_grouped_box(groups, *self.dims))
+
+    def reset(self) -> np.ndarray:
+        return self.venv.reset()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self.venv.step_async(np.ascontiguousarray(expand_action(actions, self.groups, *self.dims)))
+
+    def step_wait(self):
+        return self.venv.step_wait()
+
+
+def training_env_kwargs(model_path: str | Path) -> dict[str, Any]:
+    """The ``POLICY_ENV_KWARGS`` among the ``--env-kwargs`` of the run that wrote ``model_path``."""
+    layout = RunLayout.find(str(Path(model_path).parent))
+    if not layout.args.is_file():
+        return {}
+    with open(layout.args) as fh:
+        args = yaml.safe_load(fh) or {}
+    return {k: v for k, v in (args.get("env_kwargs") or {}).items() if k in POLICY_ENV_KWARGS}
+
+
+def training_config(model_path: str | Path) -> dict[str, Any]:
+    """The resolved hyperparameters (``<env>/config.yml``) of the run that wrote ``model_path`` ({} if none)."""
+    layout = RunLayout.find(str(Path(model_path).parent))
+    if not layout.config.is_file():
+        return {}
+    with open(layout.config) as fh:
+        return yaml.safe_load(fh) or {}
+
+
+class TrainedPolicy:
+    """A trained SB3 model acting in ``GreenLLMEnv`` (the baselines ``Policy`` protocol).
+
+    Args:
+        model: an SB3 / sb3-contrib algorithm instance.
+        vec_normalize: the ``VecNormalize`` whose observation statistics the model was trained with, or None.
+        deterministic: act with the distribution's mode (True) or sample (False).
+        name: label in result tables (default: the algorithm's lower-case class name).
+        features: the ``obs_features`` the model was trained with (see ``OBS_FEATURES``), or None.
+        residual, residual_scale: the base policy spec and scale of a residual agent (see ``ResidualAction``).
+        shield: the safety shield the model was trained with (see ``SHIELDS``), or None.
+        action_groups: the low-dimensional action the model was trained with (see ``ACTION_GROUPS``), or None.
+    """
+
+    def __init__(self, model: Any, vec_normalize: Any | None = None, deterministic: bool = True,
+                 name: str | None = None, features: str | None = None, residual: str | None = None,
+                 residual_scale: float = 0.5, shield: str | None = None, action_groups: str | None = None):
+        self.model = model
+        self.vec_normalize = vec_normalize
+        self.deterministic = bool(deterministic)
+        self.name = name or type(model).__name__.lower()
+        self.features = features
+        self.residual, self.residual_scale = residual, float(residual_scale)
+        self.base = make_base_policy(residual) if residual else None
+        if shield is not None and shield not in SHIELDS:
+            raise ValueError(f"shield={shield!r} is not one of {SHIELDS} or None")
+        self.shield = shield
+        if action_groups is not None and action_groups not in ACTION_GROUPS:
+            raise ValueError(f"action_groups={action_groups!r} is not one of {ACTION_GROUPS} or None")
+        self.action_groups = action_groups
+        self._shield = WaterShield() if shield else None
+        self.kind = "learned"
+        self.env_kwargs: dict[str, Any] = {}
+        self.recurrent = isinstance(model, ALGOS["recurrentppo"])
+        self._state: Any = None
+        self._episode_start = True
+
+    def __repr__(self) -> str:
+        return f"TrainedPolicy(name={self.name!r}, model={type(self.model).__name__}, " \
+               f"normalized={self.vec_normalize is not None})"
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu", which: str = "final", deterministic: bool = True,
+             name: str | None = None) -> "TrainedPolicy":
+        """Load a run folder or model zip written by ``train.py`` (see ``resolve_model_files``)."""
+        algo, model_path, vecnorm_path = resolve_model_files(path, which)
+        model = ALGOS[algo].load(str(model_path), device=device)
+        vec_normalize = None
+        if vecnorm_path is not None:
+            with open(vecnorm_path, "rb") as fh:
+                vec_normalize = pickle.load(fh)
+            vec_normalize.training = False
+            vec_normalize.norm_reward = False
+        config = training_config(model_path)
+        policy = cls(model, vec_normalize, deterministic=deterministic, name=name or algo,
+                     features=config.get("obs_features"), residual=config.get("residual"),
+                     residual_scale=config.get("residual_scale", 0.5), shield=config.get("shield"),
+                     action_groups=config.get("action_groups"))
+        policy.env_kwargs = training_env_kwargs(model_path)
+        return policy
+
+    def reset(self, env: Any = None) -> None:
+        """Start a new episode (clears the recurrent state)."""
+        self._state = None
+        self._episode_start = True
+        if self.base is not None:
+            if env is None:
+                raise ValueError(f"policy {self.name!r} is residual on {self.residual!r}: reset() needs the env")
+            self.base.reset(env)
+
+    def _prepare(self, obs: Any) -> Any:
+        if self.vec_normalize is not None:
+            obs = self.vec_normalize.normalize_obs(obs)
+        if isinstance(obs, dict):
+            return {k: np.asarray(v)[None] for k, v in obs.items()}
+        return np.asarray(obs)[None]
+
+    def act(self, obs: Any, env: Any = None) -> np.ndarray:
+        """The flat action (float32) for one observation of one env (``env``: needed with ``features``)."""
+        raw = obs
+        if self.features is not None:
+            if env is None:
+                raise ValueError(f"policy {self.name!r} uses obs_features={self.features!r}: act() needs the env")
+            obs = np.concatenate([np.asarray(obs, np.float32), _features_of_env(env, self.features)])
+        batch = self._prepare(obs)
+        if self.recurrent:
+            action, self._state = self.model.predict(batch, state=self._state,
+                                                     episode_start=np.array([self._episode_start]),
+                                                     deterministic=self.deterministic)
+        else:
+            action, _ = self.model.predict(batch, deterministic=self.deterministic)
+        self._episode_start = False
+        action = np.asarray(action[0], dtype=np.float32).reshape(-1)
+        if self.action_groups is not None:
+            if env is None:
+                raise ValueError(f"policy {self.name!r} uses action_groups={self.action_groups!r}: act() needs the env")
+            action = expand_action(action, self.action_groups, env.I, env.K, env.J)
+        if self.base is not None:
+            x = np.asarray(self.base.act(raw, env), np.float64).reshape(-1)
+            action = x + self.residual_scale * action.astype(np.float64)
+        if self._shield is not None:
+            if env is None:
+                raise ValueError(f"policy {self.name!r} uses shield={self.shield!r}: act() needs the env")
+            x, _ = env.action_to_allocation(action)
+            return self._shield.apply(x, env.coef, env.t, env.water_left_l).reshape(-1)
+        return action
+
+
+def load_trained_policy(path: str, name: str | None = None, **kwargs: Any) -> TrainedPolicy:
+    """Loader for baselines' policy registry (``ppo=logs/ppo/GreenLLM-v0_1``): ``path`` is a run folder or a
+    model zip. Keyword options ``device``, ``which`` ("final"/"best") and ``deterministic`` are used; any
+    other keyword (options evaluate.py passes to every policy) is ignored. The policy's ``env_kwargs`` are
+    the ``--env-kwargs`` it was trained with, so evaluate.py builds a matching environment."""
+    known = {k: v for k, v in kwargs.items() if k in ("device", "which", "deterministic")}
+    return TrainedPolicy.load(path, name=name, **known)

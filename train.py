@@ -1,0 +1,419 @@
+#!/usr/bin/env python
+"""Train a Stable-Baselines3 / sb3-contrib agent on GreenLLM-v0 (RL Baselines3 Zoo conventions).
+
+    python train.py --algo ppo                          # hyperparams/ppo.yml, entry GreenLLM-v0 over default
+    python train.py --algo sac -n 50000 --seed 3 --env-kwargs forecast_hours:6
+    python train.py --resume logs/ppo/GreenLLM-v0_1     # continue an interrupted run to its budget
+
+Configuration flows CLI -> YAML -> constructors: ``hyperparams/<algo>.yml`` (``default:`` with the
+``GreenLLM-v0:`` entry laid over it) gives the algorithm's keyword arguments and ``n_timesteps``, ``n_envs``,
+``normalize``, ``policy``; ``-n``, ``--n-envs`` and ``--hyperparams k:v`` override them.
+
+A run lives in ``LOGDIR/<algo>/GreenLLM-v0_<n>/`` (``n`` one above the highest present), RL Zoo's layout:
+``GreenLLM-v0.zip`` (final or interrupted model), ``best_model.zip`` (lowest mean oracle gap on the
+validation seeds), ``GreenLLM-v0/{config.yml, args.yml, vecnormalize.pkl, best_vecnormalize.pkl}``,
+``command.txt``, ``evaluations.npz``, ``rl_model_<steps>_steps.zip`` checkpoints, ``tb_1/`` tensorboard
+events (``tensorboard --logdir LOGDIR``), ``train*.monitor.csv``. The last printed line is one JSON object
+(run_dir, num_timesteps, steps_per_s, best and final validation gaps).
+
+Devices: ``--device auto`` (default) trains PPO, A2C and RecurrentPPO with MLP policies on the CPU (SB3's
+advice: small MLPs are faster there than on a GPU) and SAC, TD3, DDPG, TQC on CUDA when a GPU is visible;
+``--device cuda`` insists on the GPU and stops with a clear message when CUDA is unavailable.
+
+Environments (``--vec``): ``native`` (default) steps all ``n_envs`` scenarios as one numpy batch
+(``green_llm_env.vector``); ``dummy`` and ``subproc`` are SB3's per-env wrappers around ``gym.make``.
+
+Agent-side settings (YAML keys, see ``agents.policy``): ``obs_features: dc`` appends per-DC water
+intensity, PUE and capacity headroom (which GreenLLM-v0's observation leaves out) to the observation;
+``shield: water`` applies the baselines' water guard to every allocation (the water budget binds and each
+litre over it costs about $1000); ``residual: <policy>`` makes the action a correction to a baselines policy
+(dummy/subproc envs only). The GreenLLM-v0 entries of all hyperparams/*.yml use ``obs_features: dc`` and
+``shield: water``; ``--hyperparams shield:none obs_features:none`` trains on the raw env. A trained run
+applies the same settings when ``evaluate.py`` loads it (``--policies ppo=RUN_DIR``).
+
+Stopping: the first SIGINT (Ctrl-C) or SIGTERM stops at the next env step and saves the model, the
+VecNormalize statistics and (with ``--save-replay-buffer``) the replay buffer, then exits with 130 / 143;
+``--resume RUN_DIR`` continues from the newest saved state (model or checkpoint) with the step count,
+optimiser state and normalisation statistics, until the run's ``n_timesteps`` (or a new total ``-n``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+DEFAULT_ENV = "GreenLLM-v0"
+DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
+# Arguments that define the run and cannot change on --resume (its saved values are used).
+_FIXED_ON_RESUME = ("algo", "env", "seed", "n_envs", "vec", "env_kwargs", "hyperparams", "conf_file", "log_folder",
+                    "eval_seeds")
+
+
+def _kv_pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
+    """``["a:1", "b:[1,2]"]`` -> ``{"a": 1, "b": [1, 2]}`` (values parsed by ``agents.hyperparams.parse_value``)."""
+    from agents.hyperparams import parse_value
+
+    out: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, text = item.partition(":")
+        if not sep or not key:
+            raise SystemExit(f"{flag} {item!r}: expected key:value")
+        out[key] = parse_value(text)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI (every default None means: take it from the YAML file or, on --resume, from the run)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--algo", help="algorithm: ppo, a2c, sac, td3, ddpg, tqc, recurrentppo")
+    p.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV}; 'green_llm_env:' is implied)")
+    p.add_argument("-n", "--n-timesteps", type=int, default=None,
+                   help="total env steps (default: n_timesteps in the YAML); with --resume the new total")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn at random and recorded)")
+    p.add_argument("-f", "--log-folder", default=None, help="log folder (default logs)")
+    p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: n_envs in the YAML, else 8)")
+    p.add_argument("--vec", choices=("native", "dummy", "subproc"), default=None,
+                   help="native: one batched numpy env (default; dummy when the YAML sets residual);\n"
+                        "dummy/subproc: SB3 wrappers of gym.make")
+    p.add_argument("--device", default="auto", help="auto (CPU for MLP PPO/A2C, else CUDA if present), cpu, cuda")
+    p.add_argument("--env-kwargs", nargs="*", metavar="KEY:VALUE", help="GreenLLMEnv keyword arguments")
+    p.add_argument("--hyperparams", "-params", nargs="*", metavar="KEY:VALUE",
+                   help="override YAML hyperparameters, e.g. batch_size:64 learning_rate:lin_1e-3")
+    p.add_argument("-conf", "--conf-file", default=None, help="hyperparameter YAML (default hyperparams/<algo>.yml)")
+    p.add_argument("--eval-freq", type=int, default=None,
+                   help="env steps between oracle-gap evaluations (default 10000; <= 0 disables)")
+    p.add_argument("--eval-seeds", type=int, nargs="+", default=None,
+                   help=f"validation scenario seeds (default {' '.join(map(str, DEFAULT_EVAL_SEEDS))})")
+    p.add_argument("--save-freq", type=int, default=None, help="env steps between checkpoints (default 50000; "
+                   "<= 0 disables)")
+    p.add_argument("--save-replay-buffer", action="store_true", default=None,
+                   help="also save the replay buffer (off-policy algorithms) for an exact --resume")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR")
+    p.add_argument("--tensorboard-log", default=None, help="tensorboard folder (default: the run folder; '' = off)")
+    p.add_argument("--no-progress-bar", action="store_true", default=None, help="hide the progress bar")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="torch CPU threads (default 1 on the CPU: fastest for SB3's small MLPs)")
+    p.add_argument("-v", "--verbose", type=int, default=None,
+                   help="0: no SB3 log tables (one line per evaluation remains), 1: tables (default 1)")
+    return p
+
+
+def _defaults() -> dict[str, Any]:
+    return {"env": DEFAULT_ENV, "log_folder": "logs", "vec": None, "eval_freq": 10_000,
+            "eval_seeds": list(DEFAULT_EVAL_SEEDS), "save_freq": 50_000, "save_replay_buffer": False,
+            "no_progress_bar": False, "verbose": 1, "env_kwargs": None, "hyperparams": None}
+
+
+def resolve_env_id(env: str) -> str:
+    """``GreenLLM-v0`` -> ``green_llm_env:GreenLLM-v0`` unless the bare id is registered already."""
+    import gymnasium as gym
+
+    if ":" in env or env in gym.registry:
+        return env
+    return f"green_llm_env:{env}"
+
+
+def _plain(value: Any) -> Any:
+    """YAML-safe copy (tuples -> lists, numpy scalars -> Python)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any], seed: int,
+                 monitor_file: str | None, features: str | None = None, residual: str | None = None,
+                 residual_scale: float = 0.5, shield: str | None = None, action_groups: str | None = None) -> Any:
+    """The training VecEnv (SB3 API) with a ``VecMonitor`` on top (episode reward/length for the logs);
+    ``features`` appends agent-side observation features (``agents.policy.OBS_FEATURES``)."""
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    if vec == "native":
+        if residual is not None:
+            raise SystemExit(f"residual={residual!r} needs per-env wrappers: use --vec dummy or subproc")
+        venv = _make_native(env_id, n_envs, env_kwargs, seed)
+        if shield is not None:
+            from agents.policy import ShieldVecEnv
+
+            venv = ShieldVecEnv(venv, shield)
+        if features is not None:
+            from agents.policy import FeatureVecEnv
+
+            venv = FeatureVecEnv(venv, features)
+        if action_groups is not None:
+            from agents.policy import GroupedVecEnv
+
+            venv = GroupedVecEnv(venv, action_groups)
+    elif vec in ("dummy", "subproc"):
+        def factory(rank: int):
+            def _init() -> gym.Env:
+                if vec == "subproc":  # Ctrl-C reaches the whole process group: only the parent handles it
+                    import signal
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                env = gym.make(env_id, **env_kwargs)
+                if shield is not None:  # innermost: it sees the final action
+                    from agents.policy import ShieldAction
+
+                    env = ShieldAction(env, shield)
+                if residual is not None:
+                    from agents.policy import ResidualAction
+
+                    env = ResidualAction(env, residual, residual_scale)
+                if features is not None:
+                    from agents.policy import FeatureObservation
+
+                    env = FeatureObservation(env, features)
+                if action_groups is not None:  # outermost: the agent's own action
+                    from agents.policy import GroupedAction
+
+                    env = GroupedAction(env, action_groups)
+                env.action_space.seed(seed + rank)
+                return env
+            return _init
+        fns = [factory(r) for r in range(n_envs)]
+        venv = DummyVecEnv(fns) if vec == "dummy" else SubprocVecEnv(fns)
+        venv.seed(seed)
+    else:
+        raise ValueError(f"vec={vec!r} is not one of 'native', 'dummy', 'subproc'")
+    return VecMonitor(venv, filename=monitor_file)
+
+
+def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int) -> Any:
+    """The natively batched env of ``green_llm_env.vector`` behind its SB3 ``VecEnv`` adapter."""
+    if not env_id.split(":")[-1].startswith("GreenLLM"):
+        raise SystemExit(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
+    try:
+        from green_llm_env import vector
+    except ImportError as exc:
+        raise SystemExit(f"--vec native: green_llm_env.vector is not available ({exc}); use --vec dummy") from None
+    adapter = getattr(vector, "SB3VecEnv", None)
+    if adapter is None:
+        raise SystemExit("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
+    venv = adapter(num_envs=n_envs, **env_kwargs)
+    venv.seed(seed)
+    return venv
+
+
+def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        yaml.safe_dump(_plain(data), fh, sort_keys=False)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SystemExit(f"--resume: {path} is missing; is this a run folder written by train.py?")
+    with open(path) as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    cli = vars(parser.parse_args(argv))
+    given = {k: v for k, v in cli.items() if v is not None and not (k == "device" and v == "auto")}
+
+    from agents.registry import DEFAULT_POLICY, RunLayout, canonical_name, is_off_policy, resolve_device
+
+    resume = cli["resume"]
+    if resume:
+        layout = RunLayout.find(resume)
+        saved = _read_yaml(layout.args)
+        clash = [k for k in _FIXED_ON_RESUME if k in given and _plain(given[k]) != saved.get(k)
+                 and not (k in ("env_kwargs", "hyperparams") and _kv_pairs(given[k], k) == saved.get(k))]
+        if clash:
+            parser.error(f"--resume keeps the run's {', '.join(clash)}; drop those arguments "
+                         f"(saved values: {', '.join(f'{k}={saved.get(k)!r}' for k in clash)})")
+        args = {**_defaults(), **saved, **{k: v for k, v in given.items() if k not in _FIXED_ON_RESUME}}
+        raw = _read_yaml(layout.config)
+        raw.pop("device", None)
+        env_kwargs = dict(saved.get("env_kwargs") or {})
+    else:
+        if not cli["algo"]:
+            parser.error("--algo is required (or --resume RUN_DIR)")
+        args = {**_defaults(), **given}
+        try:
+            args["algo"] = canonical_name(args["algo"])
+        except ValueError as exc:
+            parser.error(str(exc))
+        env_kwargs = _kv_pairs(cli["env_kwargs"], "--env-kwargs")
+        args["env_kwargs"] = env_kwargs
+        args["hyperparams"] = _kv_pairs(cli["hyperparams"], "--hyperparams")
+        if args.get("seed") is None or args["seed"] < 0:
+            args["seed"] = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+    algo = args["algo"]
+    env_id = resolve_env_id(args["env"])
+    key = env_id.split(":", 1)[-1]
+
+    from agents.hyperparams import load_hyperparams, make_action_noise, split_hyperparams
+
+    try:
+        if not resume:
+            raw = load_hyperparams(algo, key, args.get("conf_file"), args["hyperparams"])
+        algo_kwargs, settings = split_hyperparams(raw)
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
+    policy_name = settings["policy"] or DEFAULT_POLICY[algo]
+    n_envs = int(args.get("n_envs") or settings["n_envs"] or 8)
+    total = args.get("n_timesteps") or settings["n_timesteps"]
+    if not total or total <= 0:
+        parser.error(f"-n/--n-timesteps={total!r}: give a positive budget or set n_timesteps in the YAML")
+    try:
+        device = resolve_device(args.get("device") or "auto", algo, policy_name)
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    seed = int(args["seed"])
+    if not args.get("vec"):  # native batched env unless a per-env wrapper (residual) is configured
+        args["vec"] = "dummy" if settings["residual"] else "native"
+    if settings["residual"] and args["vec"] == "native":
+        parser.error(f"residual={settings['residual']!r} needs per-env wrappers: use --vec dummy or subproc")
+    args.update(n_envs=n_envs, n_timesteps=int(total), env=key)
+
+    import torch
+    from stable_baselines3.common.callbacks import CallbackList
+    from stable_baselines3.common.utils import set_random_seed
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.callbacks import OracleGapEvalCallback, SignalGuard, StopTrainingOnSignal, make_checkpoint_callback
+    from agents.registry import ALGOS
+
+    if args.get("num_threads"):
+        torch.set_num_threads(int(args["num_threads"]))
+    elif device == "cpu":  # small MLPs: one thread is fastest, and far faster when the cores are shared
+        torch.set_num_threads(1)
+    set_random_seed(seed)
+
+    import gymnasium as gym
+
+    try:  # bad --env-kwargs fail here, before a run folder exists
+        gym.make(env_id, **env_kwargs).close()
+    except (TypeError, ValueError) as exc:
+        parser.error(f"--env-kwargs {env_kwargs!r}: {exc}")
+    if not resume:
+        layout = RunLayout.new(args["log_folder"], algo, key)
+    layout.params_dir.mkdir(parents=True, exist_ok=True)
+    n_monitor = len(list(layout.run_dir.glob("train*.monitor.csv")))
+    monitor = str(layout.run_dir / ("train" if n_monitor == 0 else f"train_resume{n_monitor}"))
+    env = make_vec_env(env_id, n_envs, args["vec"], env_kwargs, seed, monitor, settings["obs_features"],
+                       settings["residual"], settings["residual_scale"], settings["shield"],
+                       settings["action_groups"])
+    model_path = vecnorm_path = buffer_path = None
+    if resume:
+        model_path, vecnorm_path, buffer_path = layout.latest_state()
+    if settings["normalize"] is not None:
+        if resume and Path(vecnorm_path).is_file():
+            env = VecNormalize.load(str(vecnorm_path), env)
+            env.training = True
+        else:
+            if resume:
+                print(f"[train] warning: {vecnorm_path} missing; normalisation statistics restart", flush=True)
+            norm = {"gamma": algo_kwargs.get("gamma", 0.99), **settings["normalize"]}
+            env = VecNormalize(env, **norm)
+
+    tb = args.get("tensorboard_log")
+    tb = str(layout.run_dir) if tb is None else (tb or None)
+    noise = make_action_noise(settings["noise_type"], settings["noise_std"], int(np.prod(env.action_space.shape)))
+    verbose = int(args.get("verbose", 1))
+    algo_cls = ALGOS[algo]
+    if resume:
+        model = algo_cls.load(str(model_path), env=env, device=device, tensorboard_log=tb, verbose=verbose)
+        if noise is not None:
+            model.action_noise = noise
+        if is_off_policy(algo):
+            if Path(buffer_path).is_file():
+                model.load_replay_buffer(str(buffer_path))
+            else:
+                print("[train] no saved replay buffer (train with --save-replay-buffer for one); it restarts empty",
+                      flush=True)
+        print(f"[train] resuming {layout.run_dir} from {Path(model_path).name} at step {model.num_timesteps}",
+              flush=True)
+    else:
+        if noise is not None:
+            algo_kwargs["action_noise"] = noise
+        try:
+            model = algo_cls(policy_name, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
+                             **algo_kwargs)
+        except TypeError as exc:
+            raise SystemExit(f"hyperparameters for {algo}: {exc}") from None
+
+    config = {**raw, "policy": policy_name, "n_timesteps": int(total), "n_envs": n_envs, "device": device}
+    _write_yaml(layout.config, config)
+    order = ("algo", "env", "seed", "n_timesteps", "n_envs", "vec", "device", "env_kwargs", "hyperparams")
+    saved_args = {k: args.get(k) for k in order}
+    saved_args.update({k: v for k, v in args.items() if k not in order and k != "resume"})
+    _write_yaml(layout.args, {**saved_args, "device": args.get("device") or "auto"})
+    command = "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
+    with open(layout.command, "a") as fh:
+        fh.write(f"{command}\n# seed: {seed}  device: {device}  start: {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+
+    remaining = int(total) - int(model.num_timesteps)
+    print(f"[train] {algo} on {env_id} ({args['vec']}, n_envs={n_envs}, device={device}, seed={seed}): "
+          f"{max(remaining, 0)} of {int(total)} steps to go -> {layout.run_dir}", flush=True)
+
+    eval_cb = None
+    guard = SignalGuard()
+    callbacks = [StopTrainingOnSignal(guard)]
+    if int(args["eval_freq"]) > 0:
+        eval_cb = OracleGapEvalCallback(lambda: gym.make(env_id, **env_kwargs), args["eval_seeds"],
+                                        int(args["eval_freq"]), layout, verbose=1,
+                                        features=settings["obs_features"], residual=settings["residual"],
+                                        residual_scale=settings["residual_scale"], shield=settings["shield"],
+                                        action_groups=settings["action_groups"])
+        callbacks.append(eval_cb)
+    if int(args["save_freq"]) > 0:
+        callbacks.append(make_checkpoint_callback(layout, int(args["save_freq"]), n_envs,
+                                                  bool(args["save_replay_buffer"]) and is_off_policy(algo)))
+
+    start_steps, start = int(model.num_timesteps), time.perf_counter()
+    code = 0
+    with guard:
+        try:
+            if remaining > 0:
+                model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
+                            progress_bar=not args["no_progress_bar"], tb_log_name="tb",
+                            reset_num_timesteps=not resume)
+            elapsed = time.perf_counter() - start
+            if eval_cb is not None and guard.signum is None:
+                eval_cb.final_evaluation()
+        except KeyboardInterrupt:
+            print("[train] interrupted twice: quit without saving", file=sys.stderr, flush=True)
+            return 130
+        model.save(str(layout.model))
+        if isinstance(model.get_vec_normalize_env(), VecNormalize):
+            model.get_vec_normalize_env().save(str(layout.vecnormalize))
+        if is_off_policy(algo) and args["save_replay_buffer"]:
+            model.save_replay_buffer(str(layout.replay_buffer))
+        code = guard.exit_code
+    env.close()
+    if eval_cb is not None:
+        eval_cb.close()
+    steps = int(model.num_timesteps) - start_steps
+    if code:
+        print(f"[train] stopped at step {model.num_timesteps}; saved {layout.model}. Continue with:\n"
+              f"  python train.py --resume {layout.run_dir}", flush=True)
+    summary = {"run_dir": str(layout.run_dir), "algo": algo, "num_timesteps": int(model.num_timesteps),
+               "n_timesteps": int(total), "interrupted": bool(code), "seed": seed, "device": device,
+               "steps_per_s": round(steps / elapsed, 1) if remaining > 0 and elapsed > 0 else None,
+               "best_oracle_gap_pct": None if eval_cb is None or not np.isfinite(eval_cb.best_gap_pct)
+               else round(float(eval_cb.best_gap_pct), 3),
+               "last_oracle_gap_pct": None if eval_cb is None or eval_cb.last_result is None
+               else round(float(np.mean(eval_cb.last_result["gap_pct"])), 3)}
+    print(json.dumps(summary), flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
