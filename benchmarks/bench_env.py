@@ -13,6 +13,9 @@ reset at the end of each episode, in three scenario settings:
 
 Batched env: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` with ``num_envs`` sub-envs,
 env-steps/s = num_envs x steps / s after a warm-up episode (``pool`` and ``fresh`` settings).
+
+Kernel: µs per call of the cost model's hourly kernel `cost.hour_terms` alone, with 1 and ``num_envs`` elements
+(tables gathered from 8 scenarios at random hours), best of 7.
 The last line printed is one JSON object with every figure.
 """
 
@@ -28,7 +31,7 @@ import gymnasium as gym
 import numpy as np
 
 import green_llm_env  # noqa: F401  (registers GreenLLM-v0)
-from green_llm_env import make_scenario
+from green_llm_env import cost, make_scenario
 
 ENV_ID = "green_llm_env:GreenLLM-v0"
 
@@ -65,6 +68,26 @@ def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, **kw) -> f
     return num_envs * steps / (time.perf_counter() - t0)
 
 
+def kernel_us(num_envs: int, seed: int = 0, repeats: int = 7) -> float:
+    """Best-of-``repeats`` µs of one `cost.hour_terms` call on ``num_envs`` elements gathered from 8 scenarios
+    (the cost model's hourly kernel alone: what the single env (1) and the batched env (many) call per step)."""
+    rng = np.random.default_rng(seed)
+    tabs = [cost.hour_tables(cost.coefficients(make_scenario(n))) for n in range(8)]
+    pick = rng.integers(0, 8, num_envs), rng.integers(0, 24, num_envs)
+    stacked = {f: np.stack([getattr(tb, f) for tb in tabs])[pick] for f in cost.HOUR_FIELDS}
+    tab = cost.HourTables(**stacked)
+    x = rng.dirichlet(np.ones(tab.D.shape[-1]), tab.D.shape[:2])
+    left = rng.uniform(0, 1e4, num_envs) if num_envs > 1 else 1e4
+    number = max(1, 20000 // num_envs)
+    best = np.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            cost.hour_terms(tab, x, left, nonnegative=True)
+        best = min(best, (time.perf_counter() - t0) / number)
+    return best * 1e6
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=20000, help="single-env steps per setting")
@@ -88,10 +111,15 @@ def main() -> None:
         v = batched_env_steps_per_s(args.num_envs, steps, **kw)
         res[f"batched_{name}_env_steps_per_s"] = v
         print(f"GreenLLM-v0 batched x{args.num_envs}, {name:<6}     {v:>12,.0f} env-steps/s", flush=True)
+    for E in (1, args.num_envs):
+        v = kernel_us(E)
+        res[f"kernel_{E}_us"] = v
+        print(f"cost.hour_terms, {E:>5} element(s)       {v:>12,.1f} µs per call", flush=True)
     res["num_envs"] = args.num_envs
     res["pool"] = args.pool
     res["targets"] = {"single_steps_per_s": 20000, "batched_env_steps_per_s": 200000}
-    print(json.dumps({k: (round(v) if isinstance(v, float) else v) for k, v in res.items()}))
+    print(json.dumps({k: (round(v, 1 if k.endswith("_us") else None) if isinstance(v, float) else v)
+                      for k, v in res.items()}))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Internally (i, k) is flattened to one axis of length ``N = I*K`` (row-major, ``n
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -18,7 +19,10 @@ from .scenario import Scenario
 
 __all__ = [
     "FAMILIES",
+    "HOUR_FIELDS",
+    "NUMBERS",
     "Coefficients",
+    "HourTables",
     "DEFAULT_WEIGHTS",
     "check_weights",
     "coefficients",
@@ -26,6 +30,8 @@ __all__ = [
     "evaluate",
     "facility_kw_per_share",
     "grid_price",
+    "hour_tables",
+    "hour_terms",
     "objective_coefficients",
     "water_l_per_share",
 ]
@@ -139,22 +145,158 @@ def objective_coefficients(coef: Coefficients, weights: Sequence[float]) -> tupl
     return weights[2] * delay_usd_per_share(coef), grid_price(coef, weights)
 
 
+# ------------------------------------------------------------------------ the hourly kernel
+NUMBERS = ("cost_weighted", "energy_usd", "carbon_usd", "delay_usd", "total_usd", "emissions_kg", "water_l",
+           "grid_kwh")
+"""Columns of the numbers `hour_terms` returns, in that order (weighted $, $, $, $, $, kg, L, kWh)."""
+
+HOUR_FIELDS = ("QT", "D", "rho", "C", "ren", "cap", "bound", "gp", "pue")
+"""The fields of `HourTables`, each with a leading axis (hours, or batch elements once gathered)."""
+
+
+@dataclass(frozen=True, eq=False)
+class HourTables:
+    """The per-hour inputs of `hour_terms` for one weight vector, laid out so that an hour is a dozen numpy calls.
+
+    Every field has a leading axis: the T hours of a scenario (`hour_tables`), or E batch elements once
+    gathered at each element's hour (`take`, or stacked across scenarios by a batched env). Per element:
+
+    - ``QT`` (1+R, N): IT kW (row 0) and resource units (rows 1..R) per unit share, so ``QT @ x`` (1+R, J) is IT
+      power and resource use per DC;
+    - ``D`` (N, J): delay s per unit share; ``rho`` (N): $ per s of delay;
+    - ``C`` (7J + 3): unit values of the segments of ``[grid, d | grid | grid | d | grid, d | grid | facility |
+      grid]`` (kW, d = delay $ = ρ·delay): ``[weighted grid price $/kWh, σd | price | carbon $/kWh | 1 |
+      price + carbon $/kWh, 1 | kg/kWh | litres per kWh | 1]``, so the segment sums of the products are the
+      numbers of `NUMBERS`, in order (weighted $, energy $, carbon $, delay $, total $, emissions kg, water L,
+      grid kWh);
+    - ``ren``, ``cap``, ``pue`` (J): renewable kW, grid cap kW, PUE;
+    - ``bound`` (2N + R*J + N + J + 1): right-hand sides of the rows of `FAMILIES`, in order: allocation
+      (Σ_j x <= 1, -Σ_j x <= -1), resource (capacity), delay (cap, s), grid (facility - renewables <= cap, kW),
+      water (water - what is left <= 0);
+    - ``gp`` (J): weighted grid price $/kWh (`grid_price`), for the grid rule.
+
+    ``negative_price`` is set on construction: whether any weighted grid price is < 0 (the grid rule then buys
+    what the cap allows).
+    """
+
+    QT: np.ndarray
+    D: np.ndarray
+    rho: np.ndarray
+    C: np.ndarray
+    ren: np.ndarray
+    cap: np.ndarray
+    bound: np.ndarray
+    gp: np.ndarray
+    pue: np.ndarray
+
+    def __post_init__(self) -> None:
+        R1, N = self.QT.shape[-2:]
+        J = self.D.shape[-1]
+        object.__setattr__(self, "negative_price", bool((self.gp < 0).any()))
+        object.__setattr__(self, "_layout", _layout(R1 - 1, N, J))
+
+    def take(self, index: np.ndarray | slice) -> "HourTables":
+        """The tables gathered along the leading axis (an int array of hours, or a slice)."""
+        return HourTables(**{f: getattr(self, f)[index] for f in HOUR_FIELDS})
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(R: int, N: int, J: int) -> tuple:
+    """Static layout of `hour_terms`: (segment starts of ``C`` (8,), family starts of ``bound`` (5,), R*J,
+    start of the water segment of ``C``, ones (J,))."""
+    numbers = np.cumsum([0, J + 1, J, J, 1, J + 1, J, J], dtype=np.intp)
+    families = np.cumsum([0, 2 * N, R * J, N, J], dtype=np.intp)
+    return numbers, families, R * J, int(numbers[6]), np.ones(J)
+
+
+def hour_tables(coef: Coefficients, weights: Sequence[float] = DEFAULT_WEIGHTS) -> HourTables:
+    """`HourTables` of every hour of ``coef`` (leading axis T) for ``weights`` (not re-checked)."""
+    T, J, N, R = coef.T, coef.J, coef.N, coef.R
+    w = np.asarray(weights, np.float64).reshape(3)
+    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    per_t = lambda a, n: np.broadcast_to(a, (T, n))  # noqa: E731
+    gp = grid_price(coef, w)
+    one = np.ones((T, 1))
+    return HourTables(
+        QT=f64(np.concatenate([coef.it_kw[:, None, :], np.swapaxes(coef.resource, 1, 2)], axis=1)),
+        D=f64(coef.delay_s), rho=f64(per_t(coef.rho, N)),
+        C=f64(np.concatenate([gp, w[2] * one, coef.price, coef.carbon_usd_per_kwh, one,
+                              coef.price + coef.carbon_usd_per_kwh, one, coef.theta, coef.water_l_per_kwh,
+                              np.ones((T, J))], axis=1)),
+        ren=f64(coef.renewable_kw), cap=f64(coef.grid_cap_kw),
+        bound=f64(np.concatenate([np.ones((T, N)), -np.ones((T, N)), per_t(coef.capacity.reshape(-1), R * J),
+                                  per_t(coef.delay_cap_s, N), coef.grid_cap_kw, np.zeros((T, 1))], axis=1)),
+        gp=f64(gp), pue=f64(per_t(coef.pue, J)))
+
+
+_SMALL = 4096  # below this many products a row-wise dot is one gufunc call, above it einsum (faster in bulk)
+
+
+def _row_dot(a: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Σ_j a[..., j]·x[..., j] (per-share quantity times shares, summed over DCs)."""
+    return np.vecdot(a, x) if x.size < _SMALL else np.einsum("...j,...j->...", a, x)
+
+
+def hour_terms(tab: HourTables, x: np.ndarray, water_left_l: np.ndarray | float | None = None,
+               row_sums: np.ndarray | None = None, nonnegative: bool = False) -> tuple[np.ndarray, ...]:
+    """The hourly cost model (MODEL.md section 3), batch-first: the one implementation of its formulas.
+
+    Args:
+        tab: `HourTables` gathered at each element's hour (leading axis E).
+        x: shares, (E, N, J).
+        water_left_l: remaining water budget before the hour (L), (E,) or a float; with it the water family
+            is the water used beyond what is left (None: 0).
+        row_sums: Σ_j x, (E, N), when the caller has it already.
+        nonnegative: the caller knows x >= 0 (skips the negative-share term of the allocation family, then 0).
+
+    Returns ``(numbers (E, 8) in the order of NUMBERS, violations (E, 5) in the order of FAMILIES,
+    use (E, 1+R, J) = IT kW (row 0) and resource units, facility kW (E, J), grid kW (E, J), delay s (E, N),
+    water L per DC (E, J))``. Grid rule: grid = max(facility - renewables, 0) (surplus renewables are
+    curtailed), except where the weighted grid price is < 0: there min(facility, cap) (buying is paid for).
+    Sums are ufunc reductions, not matrix products with the batch as one big dimension (multithreaded BLAS
+    stalls when the cores are busy); with the single env's E = 1 a call is about 20 µs.
+    """
+    E = x.shape[0]
+    seg, fam, RJ, wat, ones_j = tab._layout
+    use = np.matmul(tab.QT, x)
+    fac = use[:, 0] * tab.pue
+    need = fac - tab.ren
+    grid = np.maximum(need, 0.0)
+    if tab.negative_price:
+        grid = np.where(tab.gp < 0, np.minimum(fac, tab.cap), grid)
+    delay = _row_dot(tab.D, x)
+    d = np.vecdot(delay, tab.rho)[:, None]
+    parts = np.concatenate((grid, d, grid, grid, d, grid, d, grid, fac, grid), axis=1)
+    parts *= tab.C
+    numbers = np.add.reduceat(parts, seg, axis=1)
+    s = x @ ones_j if row_sums is None else row_sums
+    if water_left_l is None:
+        left = np.inf
+    elif isinstance(water_left_l, float):  # one env (np.float64 too)
+        left = water_left_l if water_left_l > 0.0 else 0.0
+    else:
+        left = np.maximum(water_left_l, 0.0).reshape(-1, 1)
+    v = np.concatenate((s, -s, use[:, 1:].reshape(E, RJ), delay, need, numbers[:, 6:7] - left), axis=1)
+    v -= tab.bound
+    np.maximum(v, 0.0, out=v)
+    viol = np.add.reduceat(v, fam, axis=1)
+    if not nonnegative:
+        viol[:, 0] += np.maximum(-x, 0.0).sum((-2, -1))
+    return numbers, viol, use, fac, grid, delay, parts[:, wat:wat + grid.shape[1]]
+
+
 # -------------------------------------------------------------------- evaluation
-def _at(a: np.ndarray, hours: np.ndarray | int | None) -> np.ndarray:
-    return a if hours is None else a[hours]
-
-
 def evaluate(coef: Coefficients, x: np.ndarray, weights: Sequence[float] = DEFAULT_WEIGHTS,
              hours: np.ndarray | int | None = None, water_left_l: np.ndarray | float | None = None,
              detail: bool = False) -> dict[str, np.ndarray]:
-    """Every hourly quantity of MODEL.md section 3 for allocation ``x``.
+    """Every hourly quantity of MODEL.md section 3 for allocation ``x`` (via `hour_terms`).
 
     Args:
         coef: from `coefficients`.
         x: shares, shape ``lead + (I, K, J)`` (or ``lead + (N, J)``).
         weights: (σe, σc, σd), not re-checked here (see `check_weights`).
-        hours: slot index per leading element: None means ``lead == (T,)`` (a whole plan); an int or an
-            integer array of shape ``lead`` selects those slots (batched environments).
+        hours: slot index per leading element: None means ``lead`` ends with T (a whole plan, ``lead == (T,)``
+            usually); an int or an integer array broadcast to ``lead`` selects those slots (batched environments).
         water_left_l: remaining water budget before this slot (L), broadcast to ``lead``; with it the water
             family of ``violations`` is the water used beyond what is left.
         detail: also return the three delay components per (i, k).
@@ -165,44 +307,26 @@ def evaluate(coef: Coefficients, x: np.ndarray, weights: Sequence[float] = DEFAU
     ``emissions_kg``, ``grid_kwh`` (…); ``violations`` (…, 5) in the order of `FAMILIES`.
     """
     J, N = coef.J, coef.N
+    x = np.asarray(x, dtype=np.float64)
     xf = x.reshape(*x.shape[:-3], N, J) if x.shape[-2] != N else x
     lead = xf.shape[:-2]
-    it = np.matmul(_at(coef.it_kw, hours)[..., None, :], xf)[..., 0, :]
-    facility = it * coef.pue
-    ren = _at(coef.renewable_kw, hours)
-    cap = _at(coef.grid_cap_kw, hours)
-    price = _at(coef.price, hours)
-    carbon = _at(coef.carbon_usd_per_kwh, hours)
-    need = facility - ren
-    grid = np.maximum(need, 0.0)
-    gp = weights[0] * price + weights[1] * carbon
-    if np.any(gp < 0):  # buying is paid for: take as much as the load and the cap allow
-        grid = np.where(gp < 0, np.minimum(facility, cap), grid)
-    water_dc = _at(coef.water_l_per_kwh, hours) * facility
-    water = water_dc.sum(-1)
-    use = np.matmul(np.swapaxes(_at(coef.resource, hours), -1, -2), xf)
-    delay = (_at(coef.delay_s, hours) * xf).sum(-1)
-    energy_usd = (price * grid).sum(-1)
-    carbon_usd = (carbon * grid).sum(-1)
-    delay_usd = delay @ coef.rho
-    viol = np.empty(lead + (5,))
-    viol[..., 0] = np.abs(xf.sum(-1) - 1.0).sum(-1) + np.maximum(-xf, 0.0).sum((-2, -1))
-    viol[..., 1] = np.maximum(use - coef.capacity, 0.0).sum((-2, -1))
-    viol[..., 2] = np.maximum(delay - coef.delay_cap_s, 0.0).sum(-1)
-    viol[..., 3] = np.maximum(need - cap, 0.0).sum(-1)
-    viol[..., 4] = 0.0 if water_left_l is None else np.maximum(water - np.maximum(water_left_l, 0.0), 0.0)
+    if hours is None:
+        if not lead or lead[-1] != coef.T:
+            raise ValueError(f"hours=None needs x of shape (..., T={coef.T}, I, K, J); got x shape {x.shape}")
+        hours = np.arange(coef.T)
+    h = np.broadcast_to(np.asarray(hours), lead).reshape(-1)
+    E = h.size
+    tab = hour_tables(coef, weights).take(h)
+    left = None if water_left_l is None else np.broadcast_to(water_left_l, lead).reshape(-1)
+    xe = xf.reshape(E, N, J)
+    nums, viol, use, fac, grid, delay, water_dc = hour_terms(tab, xe, left)
     out = {
-        "it_kw": it, "facility_kw": facility, "grid_kw": grid, "curtailed_kw": grid + ren - facility,
-        "water_l_dc": water_dc, "resource_use": use,
-        "delay_s": delay.reshape(lead + (coef.I, coef.K)),
-        "water_l": water, "grid_kwh": grid.sum(-1),
-        "energy_usd": energy_usd, "carbon_usd": carbon_usd, "delay_usd": delay_usd,
-        "total_usd": energy_usd + carbon_usd + delay_usd,
-        "cost_weighted": weights[0] * energy_usd + weights[1] * carbon_usd + weights[2] * delay_usd,
-        "emissions_kg": (_at(coef.theta, hours) * grid).sum(-1),
+        "it_kw": use[:, 0], "facility_kw": fac, "grid_kw": grid, "curtailed_kw": grid + tab.ren - fac,
+        "water_l_dc": water_dc, "resource_use": use[:, 1:], "delay_s": delay.reshape(E, coef.I, coef.K),
+        **{name: nums[:, q] for q, name in enumerate(NUMBERS)},
         "violations": viol,
     }
     if detail:
         for name in ("delay_tran_s", "delay_prop_s", "delay_proc_s"):
-            out[name] = (_at(getattr(coef, name), hours) * xf).sum(-1).reshape(lead + (coef.I, coef.K))
-    return out
+            out[name] = _row_dot(getattr(coef, name)[h], xe).reshape(E, coef.I, coef.K)
+    return {k: v.reshape(lead + v.shape[1:]) for k, v in out.items()}

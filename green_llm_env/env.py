@@ -1,7 +1,8 @@
 """GreenLLM-v0: hourly allocation of LLM queries to data centres as a Gymnasium environment.
 
-One env per file, the class docstring is the manual (see `GreenLLMEnv`). The per-scenario tables and the
-batch-first hourly step function (`hour_terms`) live here too, shared with the batched env in `vector.py`.
+One env per file, the class docstring is the manual (see `GreenLLMEnv`). The per-scenario tables (the cost
+model's `cost.HourTables` plus the penalty coefficients) and the penalty rule live here too, shared with the
+batched env in `vector.py`; every hourly cost number comes from `cost.hour_terms`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .observation import ObservationLayout, forecast_noise_factors, forecast_val
 from .scenario import CARBON_TRACE_FILE, Scenario
 
 __all__ = ["CONSTRAINT_MODES", "DEFAULT_PENALTY_FACTOR", "DEFAULT_REWARD_SCALE", "FEASIBILITY_TOL", "GreenLLMEnv",
-           "ScenarioTables", "batch_terms", "hour_terms", "penalty_coefficients", "safety_layer", "scenario_tables"]
+           "ScenarioTables", "penalty_coefficients", "penalty_usd", "safety_layer", "scenario_tables"]
 
 CONSTRAINT_MODES = ("penalty", "project")
 DEFAULT_REWARD_SCALE = 0.1
@@ -33,8 +34,8 @@ DEFAULT_PENALTY_FACTOR = 2.0
 FEASIBILITY_TOL = 1e-6
 """Violations up to this fraction of a family's total bound are solver round-off and are not charged."""
 
-_INFO_KEYS = ("cost_weighted", "energy_cost", "carbon_cost", "delay_cost", "total_cost", "emissions_kg",
-              "water_l", "grid_kwh", "penalty")
+_INFO_KEYS = tuple(n.replace("_usd", "_cost") for n in cost.NUMBERS) + ("penalty",)
+"""Step info keys: `cost.NUMBERS` (``*_usd`` read ``*_cost``) then the penalty ($)."""
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -84,36 +85,21 @@ def penalty_coefficients(coef: cost.Coefficients, weights: Sequence[float],
 class ScenarioTables:
     """Everything the hourly step needs about one scenario and weight vector, precomputed at reset.
 
-    Per-hour arrays are time-first. ``QT`` (T, 1+R, N) stacks IT kW and resource units per share, so one
-    matmul ``QT[t] @ x`` gives IT power (row 0) and resource use (rows 1..R) per DC. ``G`` (T, J, 3) holds
-    price ($/kWh), carbon cost ($/kWh) and carbon intensity (kg/kWh), so ``grid_kw @ G[t]`` gives energy $,
-    carbon $ and emissions kg. ``bound`` (T, R*J + N + J) holds capacity, delay caps and grid caps: the
-    right-hand sides of the resource, delay and grid families, in that order.
+    ``hour`` holds the cost model's stacked per-hour tables (`cost.HourTables`, leading axis T), ``hours[t]``
+    the same gathered at hour t (leading axis 1: the single env's step calls `cost.hour_terms` on it);
+    ``mu`` and ``tol`` (T, 5) are the penalty coefficients ($ per unit) and the violations not charged.
     """
 
     scenario: Scenario
     coef: cost.Coefficients
     weights: np.ndarray  # (3,)
-    QT: np.ndarray  # (T, 1+R, N)
-    D: np.ndarray  # (T, N, J) delay s per share
-    G: np.ndarray  # (T, J, 3)
-    wf: np.ndarray  # (T, J) litres per kWh of facility energy
-    ren: np.ndarray  # (T, J) renewable kW
-    cap: np.ndarray  # (T, J) grid cap kW
-    bound: np.ndarray  # (T, R*J + N + J)
-    gp: np.ndarray  # (T, J) weighted grid price
-    gp_neg: np.ndarray  # (T,) bool: some DC has a negative weighted grid price this hour
+    hour: cost.HourTables  # leading axis T
     mu: np.ndarray  # (T, 5) penalty $ per unit violation
     tol: np.ndarray  # (T, 5) violations not charged (round-off)
-    pue: np.ndarray  # (J,)
-    rho: np.ndarray  # (N,)
-    family_index: np.ndarray  # (3,) starts of the resource, delay, grid parts of ``bound``
     key: Any = None
 
     def __post_init__(self) -> None:
-        self.mu_list = self.mu.tolist()
-        self.tol_list = self.tol.tolist()
-        self.gp_neg_list = self.gp_neg.tolist()
+        self.hours = [self.hour.take(slice(t, t + 1)) for t in range(self.coef.T)]
         self.obs_cache: dict[Any, np.ndarray] = {}
 
 
@@ -122,24 +108,14 @@ def scenario_tables(scenario: Scenario, weights: Sequence[float],
     """Build `ScenarioTables` (about 1 ms for the default size)."""
     coef = cost.coefficients(scenario)
     w = np.asarray(weights, np.float64)
-    T, J, N, R = coef.T, coef.J, coef.N, coef.R
-    QT = np.ascontiguousarray(np.concatenate([coef.it_kw[:, None, :], np.swapaxes(coef.resource, 1, 2)], axis=1))
-    G = np.ascontiguousarray(np.stack([coef.price, coef.carbon_usd_per_kwh, coef.theta], axis=-1))
-    bound = np.concatenate([np.broadcast_to(coef.capacity.reshape(-1), (T, R * J)),
-                            np.broadcast_to(coef.delay_cap_s, (T, N)), coef.grid_cap_kw], axis=1)
-    gp = cost.grid_price(coef, w)
-    tol = np.empty((T, 5))
+    tol = np.empty((coef.T, 5))
     tol[:, 0] = 0.0
     tol[:, 1] = FEASIBILITY_TOL * coef.capacity.sum()
     tol[:, 2] = FEASIBILITY_TOL * coef.delay_cap_s.sum()
     tol[:, 3] = FEASIBILITY_TOL * coef.grid_cap_kw.sum(-1)
     tol[:, 4] = FEASIBILITY_TOL * coef.water_budget_l
-    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    return ScenarioTables(
-        scenario=scenario, coef=coef, weights=w, QT=QT, D=f64(coef.delay_s), G=G, wf=f64(coef.water_l_per_kwh),
-        ren=f64(coef.renewable_kw), cap=f64(coef.grid_cap_kw), bound=f64(bound), gp=gp, gp_neg=(gp < 0).any(-1),
-        mu=penalty_coefficients(coef, w, penalty_factor), tol=tol, pue=f64(coef.pue), rho=f64(coef.rho),
-        family_index=np.array([0, R * J, R * J + N]), key=key)
+    return ScenarioTables(scenario=scenario, coef=coef, weights=w, hour=cost.hour_tables(coef, w),
+                          mu=penalty_coefficients(coef, w, penalty_factor), tol=tol, key=key)
 
 
 _CACHE: OrderedDict = OrderedDict()
@@ -171,125 +147,12 @@ def safety_layer(tab: ScenarioTables):
 
 
 # ---------------------------------------------------------------------------------------- the step
-# Two lean twins of `cost.evaluate` (one hour, one env; and batch-first); parity with it to 1e-12 is tested
-# in tests/test_env.py and tests/test_vector.py. Outputs, in order: cost_weighted, energy, carbon, delay,
-# total ($), emissions (kg), water (L), grid (kWh), penalty ($); violations in the order of `cost.FAMILIES`.
-
-def _single_tables(tab: ScenarioTables) -> tuple:
-    """Per-hour tables of the one-env step (built on first use, kept on ``tab``).
-
-    ``M`` (T, N*J, R*J + J + 2): every quantity linear in x as one matrix — resource use per (r, j),
-    facility kW per j, water (L) and delay cost ($). ``DD`` (T, 3, N, J) = [delay s per share, 1, -1], so
-    ``(x * DD[t]) @ 1`` gives each (i, k)'s delay, row sum and minus row sum. ``B`` (T, R*J + J + 3N) holds
-    the bounds of the resource, grid (renewables + cap, on facility power), delay and allocation (1, -1)
-    rows; ``F`` the family indicator (R*J + J + 3N, 4) = allocation, resource, grid, delay; ``G1`` (T, J, 4)
-    = [price, carbon $/kWh, kg/kWh, 1] so that ``grid_kw @ G1[t]`` = energy $, carbon $, emissions kg, kWh.
-    """
-    hit = tab.__dict__.get("_single")
-    if hit is not None:
-        return hit
-    coef = tab.coef
-    T, N, J, R = coef.T, coef.N, coef.J, coef.R
-    RJ = R * J
-    M = np.zeros((T, N, J, RJ + J + 2))
-    jj = np.arange(J)
-    for r in range(R):
-        M[:, :, jj, r * J + jj] = coef.resource[:, :, r, None]
-    M[:, :, jj, RJ + jj] = cost.facility_kw_per_share(coef)
-    M[..., RJ + J] = cost.water_l_per_share(coef)
-    M[..., RJ + J + 1] = cost.delay_usd_per_share(coef)
-    DD = np.stack([coef.delay_s, np.ones((T, N, J)), -np.ones((T, N, J))], axis=1)
-    B = np.concatenate([np.broadcast_to(coef.capacity.reshape(-1), (T, RJ)), coef.renewable_kw + coef.grid_cap_kw,
-                        np.broadcast_to(coef.delay_cap_s, (T, N)), np.ones((T, N)), -np.ones((T, N))], axis=1)
-    F = np.zeros((RJ + J + 3 * N, 4))
-    F[:RJ, 1] = 1.0
-    F[RJ:RJ + J, 2] = 1.0
-    F[RJ + J:RJ + J + N, 3] = 1.0
-    F[RJ + J + N:, 0] = 1.0
-    G1 = np.concatenate([tab.G, np.ones((T, J, 1))], axis=2)
-    hit = (np.ascontiguousarray(M.reshape(T, N * J, -1)), np.ascontiguousarray(DD), np.ascontiguousarray(B), F, G1,
-           np.ones(J), RJ, J)
-    tab.__dict__["_single"] = hit
-    return hit
-
-
-def hour_terms(tab: ScenarioTables, t: int, x: np.ndarray, water_left: float
-               ) -> tuple[list[float], list[float], np.ndarray, np.ndarray]:
-    """One env, hour ``t``, shares ``x`` (N, J): (9 numbers, 5 violations, grid_kw (J,), facility_kw (J,)).
-
-    About a dozen numpy calls on precomputed tables (see `_single_tables`); ``x`` must be >= 0 (the
-    allocation family is then Σ|Σ_j x - 1|, as in `cost.evaluate`)."""
-    M, DD, B, F, G1, onesJ, RJ, J = _single_tables(tab)
-    y = x.reshape(-1) @ M[t]
-    z = np.concatenate((y[:RJ + J], ((x * DD[t]) @ onesJ).reshape(-1)))
-    z -= B[t]
-    np.maximum(z, 0.0, out=z)
-    alloc, res, gr, dl = (z @ F).tolist()
-    fac = y[RJ:RJ + J]
-    grid = np.maximum(fac - tab.ren[t], 0.0)
-    if tab.gp_neg_list[t]:
-        grid = np.where(tab.gp[t] < 0, np.minimum(fac, tab.cap[t]), grid)
-    energy, carbon, emissions, grid_kwh = (grid @ G1[t]).tolist()
-    water, delay_usd = y[RJ + J:].tolist()
-    wv = water - (water_left if water_left > 0.0 else 0.0)
-    viol = [alloc, res, dl, gr, wv if wv > 0.0 else 0.0]
-    mu, tol = tab.mu_list[t], tab.tol_list[t]
-    pen = 0.0
-    for f in range(1, 5):
-        e = viol[f] - tol[f]
-        if e > 0.0:
-            pen += mu[f] * e
-    w = tab.weights
-    cw = float(w[0] * energy + w[1] * carbon + w[2] * delay_usd)
-    return ([cw, energy, carbon, delay_usd, energy + carbon + delay_usd, emissions, water, grid_kwh, pen],
-            viol, grid, fac)
-
-
-def batch_terms(QT, D, G, wf, ren, cap, bound, gp, gp_neg, pue, rho, mu, tol, family_index, weights, x, water_left,
-                row_sums=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Batch-first hourly terms: every argument carries a leading env axis E (already gathered at each env's
-    hour); ``x`` (E, N, J); ``gp_neg`` a Python bool (any env has a negative weighted grid price);
-    ``weights`` (3,) or (E, 3); ``row_sums`` (E, N) optional, Σ_j x (a by-product of the projection).
-    Returns ((E, 9) numbers, (E, 5) violations, grid_kw (E, J), it_kw (E, J))."""
-    E = x.shape[0]
-    QX = QT @ x
-    it = QX[:, 0]
-    fac = it * pue
-    need = fac - ren
-    grid = np.maximum(need, 0.0)
-    if gp_neg:
-        grid = np.where(gp < 0, np.minimum(fac, cap), grid)
-    out = np.empty((E, 9))
-    viol = np.empty((E, 5))
-    out[:, 1:4] = 0.0
-    ecm = np.einsum("ej,ejk->ek", grid, G)
-    out[:, 1] = ecm[:, 0]
-    out[:, 2] = ecm[:, 1]
-    out[:, 5] = ecm[:, 2]
-    delay = np.einsum("enj,enj->en", D, x)
-    out[:, 3] = np.einsum("en,en->e", delay, rho)
-    water = np.einsum("ej,ej->e", wf, fac)
-    out[:, 6] = water
-    out[:, 7] = grid.sum(-1)
-    out[:, 4] = out[:, 1] + out[:, 2] + out[:, 3]
-    w = np.asarray(weights, np.float64)
-    if w.ndim == 1:
-        out[:, 0] = w[0] * out[:, 1] + w[1] * out[:, 2] + w[2] * out[:, 3]
-    else:
-        out[:, 0] = w[:, 0] * out[:, 1] + w[:, 1] * out[:, 2] + w[:, 2] * out[:, 3]
-    v = np.concatenate((QX[:, 1:].reshape(E, -1), delay, need), axis=1)
-    v -= bound
-    np.maximum(v, 0.0, out=v)
-    viol[:, 1:4] = np.add.reduceat(v, family_index, axis=1)
-    s = x @ np.ones(x.shape[-1]) if row_sums is None else row_sums - 0.0
-    s -= 1.0
-    np.abs(s, out=s)
-    viol[:, 0] = s.sum(-1)
-    viol[:, 4] = np.maximum(water - np.maximum(water_left, 0.0), 0.0)
+def penalty_usd(viol: np.ndarray, mu: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """Penalty ($), batch-first: ``Σ_f mu_f · max(viol_f - tol_f, 0)`` over the last axis (violations in the
+    order of `cost.FAMILIES`, with the ``mu`` and ``tol`` of each element's hour)."""
     excess = viol - tol
     np.maximum(excess, 0.0, out=excess)
-    out[:, 8] = np.einsum("ef,ef->e", mu, excess)
-    return out, viol, grid, it
+    return np.vecdot(mu, excess)
 
 
 # ------------------------------------------------------------------------------------------ the env
@@ -432,8 +295,9 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Speed
 
-    A step is a few dozen numpy calls on tables precomputed per scenario (`ScenarioTables`, cached): about
-    70 µs on the 2-core development machine (``benchmarks/bench_env.py``). Drawing a fresh scenario costs
+    A step is the cost model's batch-first kernel (`cost.hour_terms`, with one element) on tables precomputed
+    per scenario (`ScenarioTables`, cached), plus the action map: about 70 µs on the 2-core development
+    machine (``benchmarks/bench_env.py``). Drawing a fresh scenario costs
     2-5 ms per reset (`make_scenario`), i.e. 100-200 µs per step of a 24-step episode: for throughput use
     ``scenario_pool`` (or ``scenario=``), and the batched env for many envs.
 
@@ -660,7 +524,11 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._safety is not None:
             x = self._safety.project(x, t, self.water_left_l)
         self._x = x
-        vals, viol, grid, it = hour_terms(tab, t, x, self.water_left_l)  # it: facility kW here
+        nums, viol_a, use, _, grid, _, _ = cost.hour_terms(tab.hours[t], x[None], self.water_left_l,
+                                                            nonnegative=True)
+        vals = nums[0].tolist()
+        vals.append(float(penalty_usd(viol_a[0], tab.mu[t], tab.tol[t])))
+        viol = viol_a[0].tolist()
         self.water_left_l -= vals[6]
         self._ep = [p + v for p, v in zip(self._ep, vals)]
         self._ep_viol = [p + v for p, v in zip(self._ep_viol, viol)]
@@ -680,7 +548,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         w = self.water_left_l * self._Zinv
         obs[self._wi] = 1.0 if w > 1.0 else (w if w > 0.0 else 0.0)
         if self.render_mode is not None:
-            self._last = {"t": t, "x": x, "grid": grid, "it": it / tab.pue, "info": info}
+            self._last = {"t": t, "x": x, "grid": grid[0], "it": use[0, 0], "info": info}
         return obs, -self.reward_scale * (vals[0] + vals[8]), terminated, False, info
 
     # -------------------------------------------------------------------------------- forecast

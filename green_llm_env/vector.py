@@ -12,9 +12,11 @@
 - `SB3VecEnv`: a Stable-Baselines3 ``VecEnv`` over the same batched step (SB3 semantics: auto-reset in the
   same step, ``infos[i]["terminal_observation"]``, ``"TimeLimit.truncated"``), so SB3 trains on it directly.
 
-Per-scenario tables sit in "slots" of stacked arrays, shared by every sub-env playing that scenario; with a
-``scenario_pool`` (or a pinned scenario) the slots stop changing after warm-up and a step is pure numpy
-(the projection sorts with a vectorised sorting network, column-major). On the 2-core development machine
+Per-scenario tables (`cost.HourTables` and the penalty's ``mu``, ``tol``) sit in "slots" of stacked arrays,
+shared by every sub-env playing that scenario; a step gathers them at each sub-env's (slot, hour) and calls the
+cost model's kernel `cost.hour_terms` once for the whole batch. With a ``scenario_pool`` (or a pinned
+scenario) the slots stop changing after warm-up and a step is pure numpy (the projection sorts with a
+vectorised sorting network, column-major). On the 2-core development machine
 a step of 1024 sub-envs takes about 8 ms (~130,000 env-steps/s) with a pool; with a fresh scenario per
 episode (the default) every reset runs `make_scenario` (2-5 ms), which dominates (~5,000-7,000 env-steps/s).
 The safety layer (``constraint_mode="project"``) runs one QP per sub-env and step, in a Python loop.
@@ -31,12 +33,15 @@ from gymnasium.vector.utils import batch_space
 
 from . import cost
 from .actions import project_batch, softmax
-from .env import _INFO_KEYS, GreenLLMEnv, ScenarioTables, batch_terms, safety_layer
+from .env import _INFO_KEYS, GreenLLMEnv, ScenarioTables, penalty_usd, safety_layer
 
 __all__ = ["GreenLLMVectorEnv", "SB3VecEnv"]  # noqa: F822 (SB3VecEnv is built lazily)
 
-_SLOT_FIELDS = ("QT", "D", "G", "wf", "ren", "cap", "bound", "gp", "gp_neg", "mu", "tol")  # per hour
-_SLOT_STATIC = ("pue", "rho")
+_PENALTY_FIELDS = ("mu", "tol")  # per hour, on ScenarioTables; the cost model's are cost.HOUR_FIELDS
+
+
+def _table(tab: ScenarioTables, name: str) -> np.ndarray:
+    return getattr(tab, name) if name in _PENALTY_FIELDS else getattr(tab.hour, name)
 
 
 class GreenLLMVectorEnv(VectorEnv):
@@ -103,8 +108,8 @@ class GreenLLMVectorEnv(VectorEnv):
     def _grow(self, tab: ScenarioTables) -> None:
         old = len(self._slot_tab)
         new = max(4, 2 * old)
-        for name in _SLOT_FIELDS + _SLOT_STATIC:
-            a = getattr(tab, name)
+        for name in cost.HOUR_FIELDS + _PENALTY_FIELDS:
+            a = _table(tab, name)
             arr = np.zeros((new,) + a.shape, a.dtype)
             if old:
                 arr[:old] = self._slots[name]
@@ -123,8 +128,8 @@ class GreenLLMVectorEnv(VectorEnv):
         elif tab.coef.T != self._T:
             raise ValueError(f"every sub-env must have the same horizon T; got {tab.coef.T} and {self._T}")
         free = np.flatnonzero(self._slot_refs[:len(self._slot_tab)] == 0)
-        if free.size == 0 or (self._slots and self._slots["QT"].shape[1:] != tab.QT.shape):
-            if self._slots and self._slots["QT"].shape[1:] != tab.QT.shape:
+        if free.size == 0 or (self._slots and self._slots["QT"].shape[1:] != tab.hour.QT.shape):
+            if self._slots and self._slots["QT"].shape[1:] != tab.hour.QT.shape:
                 raise ValueError("every sub-env must have the same sizes (I, K, J, R, T)")
             self._grow(tab)
             free = np.flatnonzero(self._slot_refs == 0)
@@ -133,8 +138,8 @@ class GreenLLMVectorEnv(VectorEnv):
         old = self._slot_tab[s]
         if old is not None:
             self._slot_by_id.pop(id(old), None)
-        for name in _SLOT_FIELDS + _SLOT_STATIC:
-            self._slots[name][s] = getattr(tab, name)
+        for name in cost.HOUR_FIELDS + _PENALTY_FIELDS:
+            self._slots[name][s] = _table(tab, name)
         self._slot_tab[s] = tab
         self._slot_by_id[id(tab)] = s
         self._slot_refs[s] += 1
@@ -247,11 +252,11 @@ class GreenLLMVectorEnv(VectorEnv):
             row_sums = None
         sl = self._slots
         s = self._slot
-        gp_neg = sl["gp_neg"][s, t]
-        out, viol, _, _ = batch_terms(
-            sl["QT"][s, t], sl["D"][s, t], sl["G"][s, t], sl["wf"][s, t], sl["ren"][s, t], sl["cap"][s, t],
-            sl["bound"][s, t], sl["gp"][s, t], bool(gp_neg.any()), sl["pue"][s], sl["rho"][s], sl["mu"][s, t],
-            sl["tol"][s, t], self.proto._tab.family_index, self.weights, x, self._water, row_sums)
+        tab = cost.HourTables(**{name: sl[name][s, t] for name in cost.HOUR_FIELDS})
+        nums, viol = cost.hour_terms(tab, x, self._water, row_sums, nonnegative=True)[:2]
+        out = np.empty((E, 9))
+        out[:, :8] = nums
+        out[:, 8] = penalty_usd(viol, sl["mu"][s, t], sl["tol"][s, t])
         active = ~resetting
         if any_reset:
             out[resetting] = 0.0

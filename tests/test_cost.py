@@ -87,6 +87,60 @@ def test_lp_coefficients_agree_with_evaluate():
     assert np.allclose(lp_value, out["cost_weighted"])
 
 
+def test_hour_terms_kernel_hand_computed(tiny):
+    """The batch-first kernel on its own: numbers, families, the caller's shortcuts (row_sums, nonnegative)."""
+    w = (0.5, 0.2, 0.3)
+    coef = cost.coefficients(tiny)
+    tab = cost.hour_tables(coef, w)
+    assert all(getattr(tab, f).shape[0] == 2 for f in cost.HOUR_FIELDS) and not tab.negative_price
+    x = _plan(1.0, 0.5).reshape(2, 2, 2)  # hours 0, 1
+    nums, viol, use, fac, grid, delay, water_dc = cost.hour_terms(tab, x, water_left_l=np.array([10.0, 1.5]))
+    got = dict(zip(cost.NUMBERS, nums.T))
+    assert np.allclose(got["energy_usd"], [0.25, 0.15]) and np.allclose(got["carbon_usd"], 0.0)
+    assert np.allclose(got["delay_usd"], 0.005) and np.allclose(got["grid_kwh"], [2.0, 1.5])
+    assert np.allclose(got["total_usd"], got["energy_usd"] + 0.005)
+    assert np.allclose(got["cost_weighted"], 0.5 * got["energy_usd"] + 0.3 * 0.005)
+    assert np.allclose(got["water_l"], 2.0) and np.allclose(water_dc, [[1.5, 0.5]] * 2)
+    assert np.allclose(use[:, 0], [[1.5, 0.5]] * 2) and np.allclose(use[:, 1], [[150.0, 50.0]] * 2)
+    assert np.allclose(fac, use[:, 0]) and np.allclose(grid, [[1.5, 0.5], [1.5, 0.0]])
+    assert np.allclose(delay, [[0.0, 0.5]] * 2)
+    assert np.allclose(viol, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0.5]])  # hour 1: 2 L used, 1.5 L left
+    same = cost.hour_terms(tab, x, np.array([10.0, 1.5]), row_sums=x.sum(-1), nonnegative=True)
+    for a, b in zip(same, (nums, viol, use, fac, grid, delay, water_dc)):
+        np.testing.assert_array_equal(a, b)
+    assert np.all(cost.hour_terms(tab, x)[1][:, 4] == 0.0)  # no water_left_l: no water family
+    one = cost.hour_terms(tab.take(slice(1, 2)), x[1:], 1.5)
+    np.testing.assert_allclose(one[0], nums[1:], rtol=1e-15)
+    np.testing.assert_allclose(one[1], viol[1:], rtol=1e-15)
+    bad = x.copy()
+    bad[0, 0] = [1.2, -0.4]  # sums to 0.8, with 0.4 below zero
+    assert cost.hour_terms(tab, bad)[1][0, 0] == pytest.approx(0.2 + 0.4)
+    assert cost.hour_terms(tab, bad, nonnegative=True)[1][0, 0] == pytest.approx(0.2)  # the caller's promise
+
+
+def test_hour_terms_negative_price_buys_what_the_cap_allows(tiny):
+    s = tiny.replace(c=np.array([[-0.1, 0.2], [0.1, 0.2]]), P_max=np.full((2, 2), 1.2))
+    tab = cost.hour_tables(cost.coefficients(s), (1.0, 0.0, 0.0))
+    assert tab.negative_price and not tab.take(slice(1, 2)).negative_price
+    x = _plan(1.0, 0.5).reshape(2, 2, 2)
+    grid = cost.hour_terms(tab, x)[4]
+    assert np.allclose(grid, [[1.2, 0.5], [1.5, 0.0]])  # hour 0, DC0: paid to buy, up to the 1.2 kW cap
+
+
+def test_evaluate_whole_plans_with_more_leading_axes():
+    s = make_scenario(4, T=6)
+    coef = cost.coefficients(s)
+    rng = np.random.default_rng(2)
+    plans = rng.dirichlet(np.ones(s.J), size=(3, s.T, s.I, s.K))
+    both = cost.evaluate(coef, plans, (0.2, 0.5, 0.3))
+    for b in range(3):
+        one = cost.evaluate(coef, plans[b], (0.2, 0.5, 0.3))
+        for key, val in one.items():
+            np.testing.assert_allclose(both[key][b], val, rtol=1e-13, err_msg=key)
+    with pytest.raises(ValueError, match=r"hours=None.*\(9, 5, 9\)"):
+        cost.evaluate(coef, plans[0, 0])
+
+
 @pytest.mark.parametrize("weights, match", [((1, 0), "three numbers"), ((0.5, 0.6, -0.1), ">= 0"),
                                             ((0.3, 0.3, 0.3), "sum to 1"), ((np.nan, 0.5, 0.5), "finite")])
 def test_check_weights(weights, match):

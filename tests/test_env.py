@@ -14,8 +14,7 @@ import pytest
 
 import green_llm_env
 from green_llm_env import GreenLLMEnv, cost, make_scenario
-from green_llm_env.env import (DEFAULT_PENALTY_FACTOR, FEASIBILITY_TOL, hour_terms, penalty_coefficients,
-                               scenario_tables)
+from green_llm_env.env import DEFAULT_PENALTY_FACTOR, FEASIBILITY_TOL, penalty_coefficients
 from green_llm_env.generator import greedy_plan
 from green_llm_env.observation import ObservationLayout
 
@@ -61,28 +60,43 @@ def _negative_price(s):
 @pytest.mark.parametrize("make_s", [lambda: make_scenario(1), lambda: _negative_price(make_scenario(2)),
                                     lambda: make_scenario(3, I=3, J=4, K=2, R=2, T=5), tiny_scenario])
 @pytest.mark.parametrize("weights", [(1 / 3, 1 / 3, 1 / 3), (0.6, 0.1, 0.3)])
-def test_hour_terms_equal_cost_evaluate(make_s, weights):
+def test_step_info_equals_cost_evaluate(make_s, weights):
+    """The env's step numbers are cost.evaluate's on the applied allocation; the penalty follows its rule."""
     s = make_s()
-    tab = scenario_tables(s, weights)
-    coef = tab.coef
+    env = GreenLLMEnv(scenario=s, weights=weights, render_mode="ansi")
+    env.reset(seed=0)
+    coef = env.coef
+    mu, tol = env.tables.mu, env.tables.tol
+    np.testing.assert_array_equal(mu, penalty_coefficients(coef, weights))
     rng = np.random.default_rng(0)
+    names = {"cost_weighted": "cost_weighted", "energy_cost": "energy_usd", "carbon_cost": "carbon_usd",
+             "delay_cost": "delay_usd", "total_cost": "total_usd", "emissions_kg": "emissions_kg",
+             "water_l": "water_l", "grid_kwh": "grid_kwh"}
+    charged = 0
     for trial in range(12):
-        t = int(rng.integers(coef.T))
+        if env.t >= coef.T:
+            env.reset()
+        t = env.t
         x = rng.dirichlet(np.full(coef.J, 0.4), coef.N)
         if trial % 3 == 0:  # concentrate to force resource / delay / grid violations
             x = np.zeros((coef.N, coef.J))
             x[:, int(rng.integers(coef.J))] = 1.0
         left = float(rng.choice([coef.water_budget_l, 0.0, -5.0, rng.uniform(0, 50)]))
-        vals, viol, grid, it = hour_terms(tab, t, x, left)  # it: facility kW
+        env.water_left_l = left
+        _, reward, _, _, info = env.step(x.reshape(-1))
         ref = cost.evaluate(coef, x, weights, hours=t, water_left_l=left)
-        names = ["cost_weighted", "energy_usd", "carbon_usd", "delay_usd", "total_usd", "emissions_kg", "water_l",
-                 "grid_kwh"]
-        np.testing.assert_allclose(vals[:8], [float(ref[n]) for n in names], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(viol, ref["violations"], rtol=1e-12, atol=1e-9)
-        np.testing.assert_allclose(grid, ref["grid_kw"], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(it, ref["facility_kw"], rtol=1e-12, atol=1e-12)
-        excess = np.maximum(ref["violations"] - tab.tol[t], 0.0)
-        np.testing.assert_allclose(vals[8], float(tab.mu[t] @ excess), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose([info[k] for k in names], [float(ref[v]) for v in names.values()],
+                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose([info["violations"][f] for f in cost.FAMILIES], ref["violations"],
+                                   rtol=1e-12, atol=1e-9)
+        excess = np.maximum(ref["violations"] - tol[t], 0.0)
+        np.testing.assert_allclose(info["penalty"], float(mu[t] @ excess), rtol=1e-9, atol=1e-9)
+        charged += info["penalty"] > 0
+        assert reward == pytest.approx(-env.reward_scale * (info["cost_weighted"] + info["penalty"]), rel=1e-12)
+        assert info["water_left_l"] == pytest.approx(left - float(ref["water_l"]), rel=1e-12, abs=1e-9)
+        np.testing.assert_allclose(env._last["grid"], ref["grid_kw"], rtol=1e-12, atol=1e-12)  # what render shows
+        np.testing.assert_allclose(env._last["it"], ref["it_kw"], rtol=1e-12, atol=1e-12)
+    assert charged > 0  # the violating trials were charged
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

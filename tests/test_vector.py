@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from green_llm_env import cost, make_scenario
-from green_llm_env.env import batch_terms, scenario_tables
+from green_llm_env.env import penalty_usd, scenario_tables
 from green_llm_env.vector import GreenLLMVectorEnv, SB3VecEnv
 
 ENV_ID = "green_llm_env:GreenLLM-v0"
@@ -65,7 +65,9 @@ def test_batched_env_equals_sync_vector_env(kw, E):
     assert vec.t.shape == (E,) and vec.water_left_l.shape == (E,)
 
 
-def test_batch_terms_equal_cost_evaluate_across_scenarios():
+def test_kernel_on_tables_stacked_across_scenarios_equals_cost_evaluate():
+    """The batched env's step: cost.hour_terms on HourTables stacked from several scenarios, each element at its
+    own hour, equals cost.evaluate of each scenario; penalty_usd equals mu · max(violations - tol, 0)."""
     weights = (0.4, 0.3, 0.3)
     scen = [make_scenario(s) for s in range(3)] + [make_scenario(5).replace(c=make_scenario(5).c - 0.3)]
     tabs = [scenario_tables(s, weights) for s in scen]
@@ -76,25 +78,25 @@ def test_batch_terms_equal_cost_evaluate_across_scenarios():
     x[0] = 0.0
     x[0, :, 2] = 1.0
     left = np.array([1e9, 0.0, 3.0, -1.0])
-
-    def g(name):
-        return np.stack([getattr(tb, name)[tt] for tb, tt in zip(tabs, t)])
-
-    gp = g("gp")
-    out, viol, grid, it = batch_terms(g("QT"), g("D"), g("G"), g("wf"), g("ren"), g("cap"), g("bound"), gp,
-                                      bool((gp < 0).any()), np.stack([tb.pue for tb in tabs]),
-                                      np.stack([tb.rho for tb in tabs]), g("mu"), g("tol"), tabs[0].family_index,
-                                      np.asarray(weights), x, left)
-    for e, tb in enumerate(tabs):
-        ref = cost.evaluate(tb.coef, x[e], weights, hours=int(t[e]), water_left_l=left[e])
-        names = ["cost_weighted", "energy_usd", "carbon_usd", "delay_usd", "total_usd", "emissions_kg", "water_l",
-                 "grid_kwh"]
-        np.testing.assert_allclose(out[e, :8], [float(ref[n]) for n in names], rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(viol[e], ref["violations"], rtol=1e-12, atol=1e-9)
-        np.testing.assert_allclose(grid[e], ref["grid_kw"], rtol=1e-12, atol=1e-12)
-        excess = np.maximum(ref["violations"] - tb.tol[t[e]], 0.0)
-        np.testing.assert_allclose(out[e, 8], tb.mu[t[e]] @ excess, rtol=1e-9, atol=1e-9)
-    assert viol[0, 1] > 0  # everything to one DC overloads it
+    stacked = cost.HourTables(**{f: np.stack([getattr(tb.hour, f)[tt] for tb, tt in zip(tabs, t)])
+                                 for f in cost.HOUR_FIELDS})
+    assert stacked.negative_price and not tabs[0].hour.negative_price
+    mu = np.stack([tb.mu[tt] for tb, tt in zip(tabs, t)])
+    tol = np.stack([tb.tol[tt] for tb, tt in zip(tabs, t)])
+    for row_sums in (None, x.sum(-1)):
+        nums, viol, use, fac, grid, delay, _ = cost.hour_terms(stacked, x, left, row_sums=row_sums, nonnegative=True)
+        pen = penalty_usd(viol, mu, tol)
+        for e, tb in enumerate(tabs):
+            ref = cost.evaluate(tb.coef, x[e], weights, hours=int(t[e]), water_left_l=left[e])
+            np.testing.assert_allclose(nums[e], [float(ref[n]) for n in cost.NUMBERS], rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(viol[e], ref["violations"], rtol=1e-12, atol=1e-9)
+            for got, key in ((use[e, 0], "it_kw"), (use[e, 1:], "resource_use"), (fac[e], "facility_kw"),
+                             (grid[e], "grid_kw"), (delay[e], "delay_s")):
+                np.testing.assert_allclose(got, ref[key].reshape(got.shape), rtol=1e-12, atol=1e-12, err_msg=key)
+            excess = np.maximum(ref["violations"] - tb.tol[t[e]], 0.0)
+            np.testing.assert_allclose(pen[e], tb.mu[t[e]] @ excess, rtol=1e-9, atol=1e-9)
+    assert viol[0, 1] > 0 and pen[0] > 0  # everything to one DC overloads it, and is charged
+    assert viol[1, 4] > 0  # no water left
 
 
 def test_batched_env_rejects_bad_input():
