@@ -53,6 +53,8 @@ from typing import Any
 
 import numpy as np
 
+from baselines.policy import parse_value
+
 ENV_ID = "green_llm_env:GreenLLM-v0"
 COLUMNS = ("policy", "seed", "cost_weighted", "total", "energy", "carbon", "delay", "emissions_kg", "water_l",
            "penalty", "violations", "oracle_cost_weighted", "gap_pct")
@@ -97,12 +99,6 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
-def _value(text: str) -> Any:
-    from baselines.policy import _value as parse
-
-    return parse(text)
-
-
 def parse_seeds(text: str) -> list[int]:
     """``"1000-1019"``, ``"1,2,7"`` or a mix (``"1-3,10"``) -> sorted unique seeds (each >= 0)."""
     seeds: set[int] = set()
@@ -127,7 +123,7 @@ def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
             key, sep, val = part.partition(":")
             if not sep or not key.strip():
                 raise CliError(f"{flag} takes key:value pairs; got {part!r}")
-            out[key.strip()] = _value(val.strip())
+            out[key.strip()] = parse_value(val.strip())
     return out
 
 

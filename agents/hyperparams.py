@@ -28,6 +28,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from baselines.policy import parse_value
+
 import numpy as np
 import yaml
 
@@ -47,28 +49,6 @@ _UNSUPPORTED = ("env_wrapper", "vec_env_wrapper", "frame_stack", "callback", "no
 def env_key(env_id: str) -> str:
     """The YAML key for an env id: ``green_llm_env:GreenLLM-v0`` -> ``GreenLLM-v0``."""
     return env_id.split(":", 1)[-1]
-
-
-def parse_value(text: str) -> Any:
-    """A CLI value: int, float (``3e-4`` included), bool, None, YAML list/dict, else the string itself."""
-    if not isinstance(text, str):
-        return text
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    if text.strip()[:1] in "[{":
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError:
-            pass
-    return text
 
 
 def load_hyperparams(algo: str, env_id: str = "GreenLLM-v0", path: str | Path | None = None,

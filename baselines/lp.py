@@ -16,7 +16,7 @@ import numpy as np
 from green_llm_env import cost
 from green_llm_env.cost import Coefficients
 
-__all__ = ["LinearProgram", "build_lp", "objective_vector", "ROW_FAMILIES"]
+__all__ = ["LinearProgram", "build_lp", "objective_vector", "pass_lp", "ROW_FAMILIES"]
 
 ROW_FAMILIES = ("allocation", "power_balance", "grid_load", "water_budget", "resources", "delay_cap")
 
@@ -128,3 +128,14 @@ def build_lp(coef: Coefficients) -> LinearProgram:
         a_start=a_start.astype(np.int32), a_index=a_index.astype(np.int32), a_value=a_value,
         row_scale=scale, families=fam,
     )
+
+
+def pass_lp(highs, lp: LinearProgram, col_cost: np.ndarray) -> None:
+    """Hand ``lp`` with objective ``col_cost`` to a HiGHS instance in one call (continuous columns)."""
+    import highspy
+
+    status = highs.passModel(lp.num_col, lp.num_row, lp.nnz, 1, 1, 0.0, col_cost, lp.col_lower, lp.col_upper,
+                             lp.row_lower, lp.row_upper, lp.a_start, lp.a_index, lp.a_value,
+                             np.zeros(lp.num_col, np.int32))
+    if status != highspy.HighsStatus.kOk:
+        raise RuntimeError(f"HiGHS rejected the LP ({status}); this is a bug in baselines.lp")

@@ -46,8 +46,8 @@ import numpy as np
 from green_llm_env import cost
 from green_llm_env.scenario import Scenario
 
-from .lp import ROW_FAMILIES, build_lp, objective_vector
-from .oracle import _new_highs
+from .lp import ROW_FAMILIES, build_lp, objective_vector, pass_lp
+from green_llm_env.highs import silent_highs
 
 __all__ = ["TIME_FIELDS", "MPCPolicy", "WindowSolver", "WindowInfeasible", "window", "forecast_overrides",
            "to_action"]
@@ -134,7 +134,7 @@ class WindowSolver:
         w = cost.check_weights(weights)
         self.weights = w
         self.solve_weights = np.where(w == 0, tie_break, w)
-        self.highs = _new_highs()
+        self.highs = silent_highs()
         self.highs.setOptionValue("solver", "simplex")
         self._basis: tuple[list, list, int, tuple[int, int, int]] | None = None
         self.solves = 0
@@ -169,8 +169,7 @@ class WindowSolver:
         lp = build_lp(coef)
         c = objective_vector(coef, self.solve_weights)
         h = self.highs
-        h.passModel(lp.num_col, lp.num_row, lp.nnz, 1, 1, 0.0, c, lp.col_lower, lp.col_upper, lp.row_lower,
-                    lp.row_upper, lp.a_start, lp.a_index, lp.a_value, np.zeros(lp.num_col, np.int32))
+        pass_lp(h, lp, c)
         dims = (coef.N, coef.J, coef.R)
         if self._basis is not None and self._basis[3] == dims:
             col_st, row_st, h_old, _ = self._basis

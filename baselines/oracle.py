@@ -27,9 +27,10 @@ import numpy as np
 
 from green_llm_env import cost
 from green_llm_env.cost import Coefficients
+from green_llm_env.highs import silent_highs
 from green_llm_env.scenario import Scenario, ScenarioFileError
 
-from .lp import LinearProgram, build_lp, objective_vector
+from .lp import LinearProgram, build_lp, objective_vector, pass_lp
 
 __all__ = ["OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver", "diagnose", "solve",
            "solve_lexicographic", "TABLE_I_ORDERS", "TABLE_II_WEIGHTS"]
@@ -132,14 +133,10 @@ class LPSolver:
         col_cost = self.cost_vector(weights) if weights is not None else np.zeros(self.lp.num_col)
         t1 = time.perf_counter()
         lp = self.lp
-        h = _new_highs()
+        h = silent_highs()
         if threads:
             h.setOptionValue("threads", int(threads))
-        status = h.passModel(lp.num_col, lp.num_row, lp.nnz, 1, 1, 0.0, col_cost, lp.col_lower, lp.col_upper,
-                             lp.row_lower, lp.row_upper, lp.a_start, lp.a_index, lp.a_value,
-                             np.zeros(lp.num_col, np.int32))
-        if status != highspy.HighsStatus.kOk:
-            raise RuntimeError(f"HiGHS rejected the LP ({status}); this is a bug in baselines.lp")
+        pass_lp(h, lp, col_cost)
         self.highs = h
         self.build_s = t1 - t0  # numpy: coefficients, sparse arrays, objective vectors
         self.pass_s = time.perf_counter() - t1  # HiGHS: instance and passModel
@@ -195,32 +192,6 @@ class LPSolver:
             water_l=water, water_dual=max(0.0, -float(dual)),
             status=self.highs.modelStatusToString(self.highs.getModelStatus()),
             build_s=self.build_s, solve_s=self.solve_s, pass_s=self.pass_s, **extra)
-
-
-_BANNER_SHOWN = False
-
-
-def _new_highs() -> highspy.Highs:
-    """A silent HiGHS instance (the first one per process prints a banner on stdout; keep it off, so that
-    ``--json`` output stays valid JSON)."""
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-    else:
-        import os
-
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 def _scenario_coef(scenario: Scenario | Coefficients) -> Coefficients:

@@ -110,16 +110,33 @@ def available_policies() -> list[str]:
     return sorted(set(_BUILTIN) | set(_FACTORIES)) + [f"{p}=PATH" for p in sorted(_LOADERS)]
 
 
-def _value(text: str) -> Any:
-    low = text.lower()
+def parse_value(text: Any) -> Any:
+    """A CLI value: int, float (``3e-4`` included), bool, None, a JSON/YAML list or dict, else the string."""
+    if not isinstance(text, str):
+        return text
+    low = text.strip().lower()
     if low in ("true", "false"):
         return low == "true"
-    if low == "none":
+    if low in ("none", "null"):
         return None
     for cast in (int, float):
         try:
             return cast(text)
         except ValueError:
+            pass
+    if text.strip()[:1] in "[{":
+        try:
+            import yaml  # YAML is a superset of JSON; pyyaml comes with the train/test extras
+
+            return yaml.safe_load(text)
+        except ImportError:
+            import json
+
+            try:
+                return json.loads(text)
+            except ValueError:
+                pass
+        except Exception:  # yaml.YAMLError
             pass
     return text
 
@@ -140,7 +157,7 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, Any]]:
         key, eq, val = part.partition("=")
         if not eq or not key:
             raise PolicySpecError(f"policy spec {spec!r}: option {part!r} must be key=value")
-        options[key] = _value(val)
+        options[key] = parse_value(val)
     return head, None, options
 
 

@@ -21,40 +21,16 @@ already meet every row (within 1e-6 on the scaled rows) skip it. A QP takes a fe
 
 from __future__ import annotations
 
-import os
-import sys
 
 import highspy
 import numpy as np
 
 from . import cost
+from .highs import silent_highs
 
 __all__ = ["SafetyLayer"]
 
 _TIME_LIMIT_S = 10.0
-
-
-_BANNER_SHOWN = False
-
-
-def _silent_highs() -> highspy.Highs:
-    """A HiGHS instance with logging off (the first one per process prints a banner on stdout: hidden)."""
-    global _BANNER_SHOWN
-    if _BANNER_SHOWN:
-        h = highspy.Highs()
-    else:
-        sys.stdout.flush()
-        saved = os.dup(1)
-        try:
-            with open(os.devnull, "w") as null:
-                os.dup2(null.fileno(), 1)
-                h = highspy.Highs()
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-        _BANNER_SHOWN = True
-    h.setOptionValue("output_flag", False)
-    return h
 
 
 class SafetyLayer:
@@ -71,7 +47,7 @@ class SafetyLayer:
         self.N, self.J, self.R, self.T = coef.N, coef.J, coef.R, coef.T
         self._fkw = cost.facility_kw_per_share(coef)  # (T, N, J)
         self._wl = cost.water_l_per_share(coef)  # (T, N, J)
-        self._highs = _silent_highs()
+        self._highs = silent_highs()
         self._highs.setOptionValue("time_limit", _TIME_LIMIT_S)
         self._models: dict[int, tuple] = {}
         self.last_status = ""
