@@ -136,13 +136,11 @@ def _independent_lp(s, weights):
 
 @pytest.mark.parametrize("seed, weights", [(1, WEIGHTS[0]), (2, WEIGHTS[1]), (3, WEIGHTS[2])])
 def test_oracle_matches_independent_formulation(seed, weights):
-    pytest.importorskip("scipy")
     s = make_scenario(seed, I=3, J=3, K=2, T=4, R=2)
     assert solve(s, weights).objective == pytest.approx(_independent_lp(s, weights), rel=1e-6)
 
 
 def test_cli_json_matches_independent_formulation(tmp_path):
-    pytest.importorskip("scipy")
     s = make_scenario(9, I=3, J=4, K=2, T=3, R=2)
     path = tmp_path / "s.json"
     s.to_json(path)
