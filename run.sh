@@ -49,7 +49,7 @@ run_demo() {
     "$PY" -m baselines.sweep --scenario "$ref" --out "$out/sweep"
     if [ -f train.py ] && [ -f evaluate.py ]; then
         echo "== 3/4 brief PPO training"
-        "$PY" train.py --algo ppo -n "${PPO_STEPS:-60000}" --seed 0 -f "$out/logs"
+        "$PY" train.py --algo ppo -n "${PPO_STEPS:-60000}" --seed 0 -f "$out/logs" -v 0
         local run_dir
         run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-v0_* | sort -V | tail -n 1)
         echo "== 4/4 oracle gap of every policy on held-out seeds"
