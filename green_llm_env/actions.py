@@ -85,32 +85,84 @@ def _sorted_columns(cols: list[np.ndarray]) -> list[np.ndarray]:
     return cols
 
 
-def _project_columns(cols: np.ndarray) -> np.ndarray:
-    """Project the rows of a column-major batch ``cols`` (J, M) in place; returns ``cols``."""
-    J, M = cols.shape
-    u = _sorted_columns(list(cols.copy()))
-    top = u[J - 1] - 1.0  # running (sum of the k largest) - 1
-    theta = top.copy()
-    tmp = np.empty(M)
+_BLOCK_ROWS = 8192  # rows per block of the column-major path: a block's columns stay in the L2 cache
+
+
+def _threshold(u: list[np.ndarray], theta: np.ndarray, top: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """theta = max_k ((sum of the k largest of each column's u) - 1) / k, for sorted columns ``u`` (J of them,
+    ascending), written into ``theta`` (``top``, ``tmp`` are scratch of the same length)."""
+    J = len(u)
+    np.subtract(u[J - 1], 1.0, out=top)  # running (sum of the k largest) - 1
+    theta[...] = top
     for k in range(2, J + 1):
         top += u[J - k]
         np.multiply(top, 1.0 / k, out=tmp)
         np.maximum(theta, tmp, out=theta)
-    cols -= theta
+    return theta
+
+
+def _project_blocks(src: np.ndarray, want_stats: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Project the rows of ``src`` (M, J) column-major, ``_BLOCK_ROWS`` rows at a time (each block is
+    transposed, sorted with the network, thresholded and transposed back while it sits in cache).
+
+    Returns ``(x (M, J) float64, row sums (M,), squared distance to src per row (M,))``; the last two are
+    None unless ``want_stats``.
+    """
+    M, J = src.shape
+    net = sorting_network(J)
+    B = min(_BLOCK_ROWS, M)
+    x = np.empty((M, J))
+    rs = np.empty(M) if want_stats else None
+    sq = np.empty(M) if want_stats else None
+    cols_buf, x_buf, work_buf = np.empty((J, B)), np.empty((J, B)), np.empty((J + 1, B))
+    theta_buf, top_buf, tmp_buf = np.empty(B), np.empty(B), np.empty(B)
+    for b0 in range(0, M, B):
+        b1 = min(b0 + B, M)
+        n = b1 - b0
+        cols = cols_buf[:, :n]
+        np.copyto(cols, src[b0:b1].T)  # one strided pass converts and transposes
+        work = work_buf[:, :n]
+        np.copyto(work[:J], cols)
+        u, spare = list(work[:J]), work[J]
+        for i, j in net:  # the sorting network, one spare row recycled
+            np.minimum(u[i], u[j], out=spare)
+            np.maximum(u[i], u[j], out=u[j])
+            u[i], spare = spare, u[i]
+        theta = _threshold(u, theta_buf[:n], top_buf[:n], tmp_buf[:n])
+        xc = x_buf[:, :n]
+        np.subtract(cols, theta, out=xc)
+        np.maximum(xc, 0.0, out=xc)
+        if want_stats:
+            d = work[:J]
+            np.subtract(xc, cols, out=d)
+            d *= d
+            np.sum(d, axis=0, out=sq[b0:b1])
+            np.sum(xc, axis=0, out=rs[b0:b1])
+        x[b0:b1] = xc.T
+    return x, rs, sq
+
+
+def _project_columns(cols: np.ndarray) -> np.ndarray:
+    """Project the rows of a column-major batch ``cols`` (J, M) in place; returns ``cols``."""
+    J, M = cols.shape
+    u = _sorted_columns(list(cols.copy()))
+    cols -= _threshold(u, np.empty(M), np.empty(M), np.empty(M))
     np.maximum(cols, 0.0, out=cols)
     return cols
 
 
 def _project_many(rows: np.ndarray) -> np.ndarray:
-    """`project_simplex` for many rows (M, J), column by column (short reductions are slow in numpy)."""
-    return np.ascontiguousarray(_project_columns(np.ascontiguousarray(rows.T)).T)
+    """`project_simplex` for many rows (M, J), column-major in cache-sized blocks (short reductions are slow
+    in numpy)."""
+    return _project_blocks(rows, False)[0]
 
 
 def project_batch(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`project_simplex` of a batch ``a`` (E, ..., J) of any float dtype, plus two by-products.
 
     Returns ``(x, row_sums, distance)``: shares (E, ..., J) float64, their row sums (E, ...) and the
-    Euclidean distance between each env's action and its shares (E,). The work is done column-major.
+    Euclidean distance between each env's action and its shares (E,). The work is done column-major, in
+    blocks of rows that fit the cache.
     """
     E, J = a.shape[0], a.shape[-1]
     M = a.size // J
@@ -120,14 +172,8 @@ def project_batch(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         d = x - src
         return (x.reshape(a.shape), x.sum(-1).reshape(a.shape[:-1]),
                 np.sqrt(np.einsum("ek,ek->e", d.reshape(E, -1), d.reshape(E, -1))))
-    cols = np.empty((J, M))
-    np.copyto(cols, src.T)  # one strided pass converts and transposes
-    x = _project_columns(cols.copy())
-    d = x - cols
-    d *= d
-    dist = np.sqrt(d.sum(0).reshape(E, -1).sum(-1))
-    row_sums = x.sum(0).reshape(a.shape[:-1])
-    return np.ascontiguousarray(x.T).reshape(a.shape), row_sums, dist
+    x, row_sums, sq = _project_blocks(src, True)
+    return x.reshape(a.shape), row_sums.reshape(a.shape[:-1]), np.sqrt(sq.reshape(E, -1).sum(-1))
 
 
 def project_simplex(a: np.ndarray) -> np.ndarray:
@@ -136,7 +182,8 @@ def project_simplex(a: np.ndarray) -> np.ndarray:
     Closed form (Held, Wolfe and Crowder 1974; Duchi et al. 2008): with ``u`` the row sorted in decreasing
     order, ``theta = max_k (sum(u[:k]) - 1) / k`` and ``x = max(a - theta, 0)`` (the maximum over k picks
     the support size, since (sum(u[:k]) - 1) / k rises up to it and falls after). O(J log J) per row, no
-    data-dependent loop; large batches sort with a vectorised sorting network, column by column.
+    data-dependent loop; large batches sort with a vectorised sorting network, column by column, in blocks
+    of rows that fit the cache.
     """
     a = np.asarray(a, dtype=np.float64)
     J = a.shape[-1]
@@ -144,8 +191,13 @@ def project_simplex(a: np.ndarray) -> np.ndarray:
     if rows.shape[0] >= _NETWORK_MIN_ROWS and J >= 2:
         return _project_many(rows).reshape(a.shape)
     WT, c = _threshold_tables(J)
-    theta = np.maximum.reduce(WT @ np.sort(rows, axis=-1).T - c, axis=0)  # (J, M): reduce across rows (fast)
-    return np.maximum(rows - theta[:, None], 0.0).reshape(a.shape)
+    u = rows.copy()
+    u.sort(axis=-1)
+    cand = WT @ u.T  # (J, M): reduce across rows (fast)
+    cand -= c
+    x = rows - np.maximum.reduce(cand, axis=0)[:, None]
+    np.maximum(x, 0.0, out=x)
+    return x.reshape(a.shape)
 
 
 def softmax(a: np.ndarray, temperature: float = 1.0) -> np.ndarray:

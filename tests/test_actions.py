@@ -85,6 +85,25 @@ def test_project_batch_returns_shares_row_sums_and_distances(E, dtype):
     np.testing.assert_allclose(dist, np.linalg.norm((x - a.astype(np.float64)).reshape(E, -1), axis=1), rtol=1e-12)
 
 
+def test_project_batch_blocked_path_spanning_several_blocks_matches_reference():
+    """The large-batch path works in blocks of rows (actions._BLOCK_ROWS); a batch of 2 full blocks and a
+    partial one, with rows already on the simplex and constant rows, matches the textbook projection."""
+    from green_llm_env import actions
+
+    E = (2 * actions._BLOCK_ROWS + 1000) // 45 + 1
+    a = np.random.default_rng(3).uniform(-1, 1, (E, 45, 9))
+    a[0] = 0.0
+    a[1] = 1.0 / 9
+    a[-1] = np.random.default_rng(4).dirichlet(np.ones(9), 45)
+    x, sums, dist = project_batch(a)
+    assert E * 45 > 2 * actions._BLOCK_ROWS
+    np.testing.assert_allclose(x, reference_projection(a), atol=1e-12)
+    np.testing.assert_allclose(x[-1], a[-1], atol=1e-15)  # simplex points are fixed
+    np.testing.assert_allclose(sums, x.sum(-1), atol=1e-14)
+    np.testing.assert_allclose(dist, np.linalg.norm((x - a).reshape(E, -1), axis=1), rtol=1e-12)
+    np.testing.assert_array_equal(project_simplex(a), x)  # the two entry points agree exactly
+
+
 def test_softmax_rows_and_temperature():
     a = np.random.default_rng(1).uniform(-1, 1, (45, 9))
     for temp in (0.05, 1.0, 20.0):
