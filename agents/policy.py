@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from baselines.heuristics import WaterGuard
+
 from .registry import ALGOS, RunLayout, canonical_name
 
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
@@ -245,36 +247,8 @@ agent's action maps to, in training and in evaluation alike:
 """
 
 
-class WaterShield:
-    """The ``"water"`` shield for one env; re-plans whenever the env's scenario (``coef``) changes."""
-
-    def __init__(self) -> None:
-        self.coef: Any = None
-        self.blended = 0
-
-    def _prepare(self, coef: Any) -> None:
-        from baselines.heuristics import least_water_plan, reserve_after
-        from green_llm_env import cost
-
-        self.coef = coef
-        self.wl = cost.water_l_per_share(coef)  # (T, N, J) litres per share
-        self.least = least_water_plan(coef).reshape(coef.T, coef.N, coef.J)
-        self.least_l = (self.wl * self.least).sum((-2, -1))  # (T,)
-        self.reserve = reserve_after(self.least_l)  # (T+1,)
-
-    def apply(self, x: np.ndarray, coef: Any, t: int, water_left_l: float) -> np.ndarray:
-        """Allocation ``x`` (N, J) on the simplex -> the shielded allocation (N, J) for slot ``t``."""
-        if coef is not self.coef:
-            self._prepare(coef)
-        t = min(max(int(t), 0), coef.T - 1)
-        use = float((self.wl[t] * x).sum())
-        left = max(float(water_left_l) - self.reserve[t + 1], 0.0)
-        if use <= left:
-            return x
-        least = float(self.least_l[t])
-        a = 1.0 if use <= least else min(1.0, (use - left) / (use - least))
-        self.blended += 1
-        return (1.0 - a) * x + a * self.least[t]
+WaterShield = WaterGuard
+"""The ``"water"`` shield for one env: `baselines.heuristics.WaterGuard`."""
 
 
 def _check_shield(shield: str | None, env: Any) -> None:

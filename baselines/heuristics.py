@@ -37,7 +37,7 @@ from green_llm_env.scenario import Scenario
 from .mpc import to_action
 
 __all__ = ["CheapestPolicy", "GreenestPolicy", "HeuristicPolicy", "NearestPolicy", "RenewableFirstPolicy",
-           "UniformPolicy", "cheapest_plan", "greedy_fill", "greenest_plan", "least_water_l", "least_water_plan",
+           "UniformPolicy", "WaterGuard", "cheapest_plan", "greedy_fill", "greenest_plan", "least_water_l", "least_water_plan",
            "nearest_plan", "renewable_first_plan", "reserve_after", "uniform_plan"]
 
 
@@ -164,6 +164,38 @@ def renewable_first_plan(s: Scenario | Coefficients, weights: Sequence[float] = 
     return x.reshape(T, coef.I, coef.K, J)
 
 
+class WaterGuard:
+    """The water guard: slot t may use the water left minus a reserve (the least water the later slots need,
+    from `least_water_plan`); an allocation that would use more is blended with the least-water allocation
+    just enough to fit. A blend of two allocations that meet the (linear) resource and delay constraints meets
+    them too. Re-plans whenever the scenario (``coef``) changes; ``blended`` counts the guarded slots."""
+
+    def __init__(self) -> None:
+        self.coef: Any = None
+        self.blended = 0
+
+    def _prepare(self, coef: Coefficients) -> None:
+        self.coef = coef
+        self.wl = cost.water_l_per_share(coef)  # (T, N, J) litres per share
+        self.least = least_water_plan(coef).reshape(coef.T, coef.N, coef.J)
+        self.least_l = (self.wl * self.least).sum((-2, -1))  # (T,)
+        self.reserve = reserve_after(self.least_l)  # (T+1,)
+
+    def apply(self, x: np.ndarray, coef: Coefficients, t: int, water_left_l: float) -> np.ndarray:
+        """Allocation ``x`` (N, J) on the simplex -> the guarded allocation (N, J) for slot ``t``."""
+        if coef is not self.coef:
+            self._prepare(coef)
+        t = min(max(int(t), 0), coef.T - 1)
+        use = float((self.wl[t] * x).sum())
+        left = max(float(water_left_l) - self.reserve[t + 1], 0.0)
+        if use <= left:
+            return x
+        least = float(self.least_l[t])
+        a = 1.0 if use <= least else min(1.0, (use - left) / (use - least))
+        self.blended += 1
+        return (1.0 - a) * x + a * self.least[t]
+
+
 class HeuristicPolicy:
     """Base of the rule-based policies: plan all slots in `reset`, play slot ``env.t`` with the water guard.
 
@@ -185,23 +217,18 @@ class HeuristicPolicy:
         self.coef = coef
         self.weights = tuple(env.weights)
         self._plan = self.plan(coef, self.weights).reshape(coef.T, coef.N, coef.J)
-        wl = cost.water_l_per_share(coef)  # (T, N, J)
-        self._least_water = least_water_plan(coef).reshape(coef.T, coef.N, coef.J)
-        self._water = (wl * self._plan).sum((-2, -1))  # (T,) L per slot of the plan
-        self._least_water_l = (wl * self._least_water).sum((-2, -1))
-        self._reserve = reserve_after(self._least_water_l)
-        self.guarded = 0
+        self._guard = WaterGuard()
+
+    @property
+    def guarded(self) -> int:
+        """Slots of the current episode in which the water guard blended the plan."""
+        return self._guard.blended
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         t = int(env.t)
         x = self._plan[t]
         if self.water_guard:
-            left = max(float(env.water_left_l) - self._reserve[t + 1], 0.0)
-            use, least = self._water[t], self._least_water_l[t]
-            if use > left:
-                a = 1.0 if use <= least else min(1.0, (use - left) / (use - least))
-                x = (1.0 - a) * x + a * self._least_water[t]
-                self.guarded += 1
+            x = self._guard.apply(x, self.coef, t, env.water_left_l)
         return to_action(x)
 
 
