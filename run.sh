@@ -24,8 +24,14 @@ install() {
     echo "$want" > "$stamp"
 }
 
+# The compiled kernels (numba): built once per machine (about 40 s on 2 cores), then loaded from the cache.
+warm_kernels() {
+    "$PY" -c "from green_llm_env.kernels import warm_up; s = warm_up(); print(f'== kernels ready ({s:.1f} s)')"
+}
+
 run_tests() {
     install
+    warm_kernels
     local args=(-q)
     if "$PY" -c "import xdist" 2>/dev/null; then args+=(-n "${PYTEST_WORKERS:-2}"); fi
     # shellcheck disable=SC2086
@@ -34,6 +40,7 @@ run_tests() {
 
 run_demo() {
     install
+    warm_kernels
     local out=${DEMO_OUT:-runs/demo-$(date +%Y%m%d-%H%M%S)}
     local ref=../shared/data/paper_reference_scenario.json
     mkdir -p "$out"
@@ -63,6 +70,6 @@ run_demo() {
 case "${1:-demo}" in
     demo) run_demo ;;
     test) run_tests ;;
-    install) install ;;
+    install) install; warm_kernels ;;
     *) echo "usage: ./run.sh [demo|test|install]" >&2; exit 2 ;;
 esac

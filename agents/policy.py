@@ -289,7 +289,7 @@ class ShieldVecEnv(_vec_wrapper_base()):  # type: ignore[misc]
         return self.venv.reset()
 
     def step_async(self, actions: np.ndarray) -> None:
-        x = self.batched._allocation(actions)[0]  # (E, N, J) shares, as the env would apply them
+        x = self.batched.allocation(actions)  # (E, N, J) shares, as the env would apply them
         t, water = self.batched.t, self.batched.water_left_l
         out = np.stack([sh.apply(x[i], self.batched.envs[i].coef, t[i], water[i])
                         for i, sh in enumerate(self.shields)])

@@ -14,8 +14,8 @@ reset at the end of each episode, in three scenario settings:
 Batched env: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` with ``num_envs`` sub-envs,
 env-steps/s = num_envs x steps / s after a warm-up episode (``pool`` and ``fresh`` settings).
 
-Kernel: µs per call of the cost model's hourly kernel `cost.hour_terms` alone, with 1 and ``num_envs`` elements
-(tables gathered from 8 scenarios at random hours), best of 7.
+Kernel: µs per call of the compiled step kernel `kernels.step_batch` alone (action map, cost model, penalty),
+with 1 and ``num_envs`` elements (tables of 8 scenarios at random hours), best of 7.
 The last line printed is one JSON object with every figure.
 """
 
@@ -31,7 +31,9 @@ import gymnasium as gym
 import numpy as np
 
 import green_llm_env  # noqa: F401  (registers GreenLLM-v0)
-from green_llm_env import cost, make_scenario
+from green_llm_env import cost, kernels, make_scenario
+from green_llm_env.actions import network
+from green_llm_env.env import scenario_tables
 
 ENV_ID = "green_llm_env:GreenLLM-v0"
 
@@ -69,21 +71,26 @@ def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, **kw) -> f
 
 
 def kernel_us(num_envs: int, seed: int = 0, repeats: int = 7) -> float:
-    """Best-of-``repeats`` µs of one `cost.hour_terms` call on ``num_envs`` elements gathered from 8 scenarios
-    (the cost model's hourly kernel alone: what the single env (1) and the batched env (many) call per step)."""
+    """Best-of-``repeats`` µs of one `kernels.step_batch` call (action map, cost model, penalty: the compiled
+    part of a step) on ``num_envs`` elements, each at a random hour of one of 8 scenarios, random float32
+    actions (what the single env (1) and the batched env (many) call per step)."""
     rng = np.random.default_rng(seed)
-    tabs = [cost.hour_tables(cost.coefficients(make_scenario(n))) for n in range(8)]
-    pick = rng.integers(0, 8, num_envs), rng.integers(0, 24, num_envs)
-    stacked = {f: np.stack([getattr(tb, f) for tb in tabs])[pick] for f in cost.HOUR_FIELDS}
-    tab = cost.HourTables(**stacked)
-    x = rng.dirichlet(np.ones(tab.D.shape[-1]), tab.D.shape[:2])
-    left = rng.uniform(0, 1e4, num_envs) if num_envs > 1 else 1e4
+    tabs = [scenario_tables(make_scenario(n), cost.DEFAULT_WEIGHTS) for n in range(8)]
+    flat = np.concatenate([tb.hour.flat for tb in tabs])
+    pen = np.concatenate([tb.pen for tb in tabs])
+    N, J, R = tabs[0].coef.N, tabs[0].coef.J, tabs[0].coef.R
+    rows = rng.integers(0, flat.shape[0], num_envs)
+    a = rng.uniform(-1, 1, (num_envs, N, J)).astype(np.float32)
+    left = rng.uniform(0, 1e4, num_envs)
+    out = np.empty((num_envs, 9)), np.empty((num_envs, 5)), np.empty(num_envs)
+    x = np.empty((1, N, J))
+    net = network(J)
     number = max(1, 20000 // num_envs)
     best = np.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(number):
-            cost.hour_terms(tab, x, left, nonnegative=True)
+            kernels.step_batch(flat, rows, pen, a, left, kernels.MAP_PROJECT, 1.0, net, R, False, x, *out)
         best = min(best, (time.perf_counter() - t0) / number)
     return best * 1e6
 
@@ -114,7 +121,7 @@ def main() -> None:
     for E in (1, args.num_envs):
         v = kernel_us(E)
         res[f"kernel_{E}_us"] = v
-        print(f"cost.hour_terms, {E:>5} element(s)       {v:>12,.1f} µs per call", flush=True)
+        print(f"kernels.step_batch, {E:>5} element(s)    {v:>12,.1f} µs per call", flush=True)
     res["num_envs"] = args.num_envs
     res["pool"] = args.pool
     res["targets"] = {"single_steps_per_s": 20000, "batched_env_steps_per_s": 200000}

@@ -7,15 +7,19 @@ every row (one (i, k) pair, J DCs) onto the probability simplex {x >= 0, sum_j x
   already on the simplex maps to itself (up to one rounding of the row sum) and the map is idempotent.
 - `softmax`: ``exp(a / temperature)`` normalised per row; never exactly sparse.
 
-Both work on float64 and return float64 arrays of the input's shape.
+Both accept any float dtype and return float64 arrays of the input's shape. They run the compiled kernels of
+`green_llm_env.kernels` (rows are sorted with a sorting network, `sorting_network`), which the
+environments' step runs too.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ACTION_MODES", "project_batch", "project_simplex", "softmax", "sort_rows", "sorting_network",
-           "to_allocation"]
+from . import kernels
+
+__all__ = ["ACTION_MODES", "map_actions", "network", "project_batch", "project_simplex", "softmax",
+           "sorting_network", "to_allocation"]
 
 ACTION_MODES = ("project", "softmax")
 """Names accepted by `to_allocation` (and the env's ``action_mode``)."""
@@ -23,9 +27,8 @@ ACTION_MODES = ("project", "softmax")
 # A 25-comparator sorting network for 9 inputs (depth 7); others come from Batcher's odd-even merge sort.
 _NET9 = ((0, 3), (1, 7), (2, 5), (4, 8), (0, 7), (2, 4), (3, 8), (5, 6), (0, 2), (1, 3), (4, 5), (7, 8), (1, 4),
          (3, 6), (5, 7), (0, 1), (2, 4), (3, 5), (6, 8), (2, 3), (4, 5), (6, 7), (1, 2), (3, 4), (5, 6))
-_TABLES: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 _NETS: dict[int, tuple[tuple[int, int], ...]] = {9: _NET9}
-_NETWORK_MIN_ROWS = 2048  # below this many rows one np.sort call is faster than a network
+_NET_ARRAYS: dict[int, np.ndarray] = {}
 
 
 def sorting_network(n: int) -> tuple[tuple[int, int], ...]:
@@ -55,125 +58,37 @@ def sorting_network(n: int) -> tuple[tuple[int, int], ...]:
     return net
 
 
-def _threshold_tables(J: int) -> tuple[np.ndarray, np.ndarray]:
-    """(WT, c) with ``(WT @ u - c)[k-1]`` = ((sum of the k largest of u) - 1) / k, k = 1..J, for a column u
-    sorted ascending; ``c`` has shape (J, 1)."""
-    hit = _TABLES.get(J)
-    if hit is None:
-        k = np.arange(1, J + 1)
-        W = np.where(np.arange(J)[:, None] >= J - k[None, :], 1.0 / k[None, :], 0.0)
-        hit = _TABLES[J] = (np.ascontiguousarray(W.T), (1.0 / k)[:, None])
-    return hit
+def network(J: int) -> np.ndarray:
+    """`sorting_network` of J wires as a read-only int64 array (C, 2), the form the kernels take."""
+    arr = _NET_ARRAYS.get(J)
+    if arr is None:
+        arr = np.array(sorting_network(J), dtype=np.int64).reshape(-1, 2)
+        arr.flags.writeable = False
+        _NET_ARRAYS[J] = arr
+    return arr
 
 
-def sort_rows(a: np.ndarray) -> np.ndarray:
-    """Rows of ``a`` (M, J) sorted ascending (a vectorised sorting network when M is large)."""
-    M, J = a.shape
-    if M < _NETWORK_MIN_ROWS or J < 2:
-        return np.sort(a, axis=-1)
-    return np.stack(_sorted_columns(list(np.ascontiguousarray(a.T))), axis=-1)
+def _rows(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype != np.float32:
+        a = a.astype(np.float64, copy=False)
+    if a.ndim == 0:
+        raise ValueError("an action map needs rows (an array with at least one axis)")
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
-def _sorted_columns(cols: list[np.ndarray]) -> list[np.ndarray]:
-    """Apply the sorting network to a list of J column vectors (sorted in place; one spare buffer is recycled
-    instead of allocating a new array per comparator)."""
-    spare = np.empty_like(cols[0])
-    for i, j in sorting_network(len(cols)):
-        np.minimum(cols[i], cols[j], out=spare)
-        np.maximum(cols[i], cols[j], out=cols[j])
-        cols[i], spare = spare, cols[i]
-    return cols
-
-
-_BLOCK_ROWS = 8192  # rows per block of the column-major path: a block's columns stay in the L2 cache
-
-
-def _threshold(u: list[np.ndarray], theta: np.ndarray, top: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """theta = max_k ((sum of the k largest of each column's u) - 1) / k, for sorted columns ``u`` (J of them,
-    ascending), written into ``theta`` (``top``, ``tmp`` are scratch of the same length)."""
-    J = len(u)
-    np.subtract(u[J - 1], 1.0, out=top)  # running (sum of the k largest) - 1
-    theta[...] = top
-    for k in range(2, J + 1):
-        top += u[J - k]
-        np.multiply(top, 1.0 / k, out=tmp)
-        np.maximum(theta, tmp, out=theta)
-    return theta
-
-
-def _project_blocks(src: np.ndarray, want_stats: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Project the rows of ``src`` (M, J) column-major, ``_BLOCK_ROWS`` rows at a time (each block is
-    transposed, sorted with the network, thresholded and transposed back while it sits in cache).
-
-    Returns ``(x (M, J) float64, row sums (M,), squared distance to src per row (M,))``; the last two are
-    None unless ``want_stats``.
-    """
-    M, J = src.shape
-    net = sorting_network(J)
-    B = min(_BLOCK_ROWS, M)
-    x = np.empty((M, J))
-    rs = np.empty(M) if want_stats else None
-    sq = np.empty(M) if want_stats else None
-    cols_buf, x_buf, work_buf = np.empty((J, B)), np.empty((J, B)), np.empty((J + 1, B))
-    theta_buf, top_buf, tmp_buf = np.empty(B), np.empty(B), np.empty(B)
-    for b0 in range(0, M, B):
-        b1 = min(b0 + B, M)
-        n = b1 - b0
-        cols = cols_buf[:, :n]
-        np.copyto(cols, src[b0:b1].T)  # one strided pass converts and transposes
-        work = work_buf[:, :n]
-        np.copyto(work[:J], cols)
-        u, spare = list(work[:J]), work[J]
-        for i, j in net:  # the sorting network, one spare row recycled
-            np.minimum(u[i], u[j], out=spare)
-            np.maximum(u[i], u[j], out=u[j])
-            u[i], spare = spare, u[i]
-        theta = _threshold(u, theta_buf[:n], top_buf[:n], tmp_buf[:n])
-        xc = x_buf[:, :n]
-        np.subtract(cols, theta, out=xc)
-        np.maximum(xc, 0.0, out=xc)
-        if want_stats:
-            d = work[:J]
-            np.subtract(xc, cols, out=d)
-            d *= d
-            np.sum(d, axis=0, out=sq[b0:b1])
-            np.sum(xc, axis=0, out=rs[b0:b1])
-        x[b0:b1] = xc.T
-    return x, rs, sq
-
-
-def _project_columns(cols: np.ndarray) -> np.ndarray:
-    """Project the rows of a column-major batch ``cols`` (J, M) in place; returns ``cols``."""
-    J, M = cols.shape
-    u = _sorted_columns(list(cols.copy()))
-    cols -= _threshold(u, np.empty(M), np.empty(M), np.empty(M))
-    np.maximum(cols, 0.0, out=cols)
-    return cols
-
-
-def _project_many(rows: np.ndarray) -> np.ndarray:
-    """`project_simplex` for many rows (M, J), column-major in cache-sized blocks (short reductions are slow
-    in numpy)."""
-    return _project_blocks(rows, False)[0]
-
-
-def project_batch(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`project_simplex` of a batch ``a`` (E, ..., J) of any float dtype, plus two by-products.
-
-    Returns ``(x, row_sums, distance)``: shares (E, ..., J) float64, their row sums (E, ...) and the
-    Euclidean distance between each env's action and its shares (E,). The work is done column-major, in
-    blocks of rows that fit the cache.
-    """
-    E, J = a.shape[0], a.shape[-1]
-    M = a.size // J
-    src = np.ascontiguousarray(a).reshape(M, J)
-    if M < _NETWORK_MIN_ROWS or J < 2:
-        x = project_simplex(src)
-        d = x - src
-        return (x.reshape(a.shape), x.sum(-1).reshape(a.shape[:-1]),
-                np.sqrt(np.einsum("ek,ek->e", d.reshape(E, -1), d.reshape(E, -1))))
-    x, row_sums, sq = _project_blocks(src, True)
-    return x.reshape(a.shape), row_sums.reshape(a.shape[:-1]), np.sqrt(sq.reshape(E, -1).sum(-1))
+def map_actions(a: np.ndarray, mode: str = "project", temperature: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Map the rows of ``a`` (..., J) to shares; returns ``(x (..., J) float64, squared distance |x - a|² per
+    row (...))``. ``ValueError`` if ``a`` holds NaN or inf."""
+    if mode not in ACTION_MODES:
+        raise ValueError(f"mode must be one of {ACTION_MODES}; got {mode!r}")
+    rows = _rows(a)
+    J = rows.shape[1]
+    x, d2, ok = kernels.map_rows(rows, mode == "softmax", float(temperature), network(J))
+    if not ok:
+        raise ValueError("action contains NaN or inf")
+    shape = np.shape(a)
+    return x.reshape(shape), d2.reshape(shape[:-1])
 
 
 def project_simplex(a: np.ndarray) -> np.ndarray:
@@ -181,30 +96,26 @@ def project_simplex(a: np.ndarray) -> np.ndarray:
 
     Closed form (Held, Wolfe and Crowder 1974; Duchi et al. 2008): with ``u`` the row sorted in decreasing
     order, ``theta = max_k (sum(u[:k]) - 1) / k`` and ``x = max(a - theta, 0)`` (the maximum over k picks
-    the support size, since (sum(u[:k]) - 1) / k rises up to it and falls after). O(J log J) per row, no
-    data-dependent loop; large batches sort with a vectorised sorting network, column by column, in blocks
-    of rows that fit the cache.
+    the support size, since (sum(u[:k]) - 1) / k rises up to it and falls after). O(J log J) comparisons per
+    row (a sorting network), no data-dependent branch.
     """
-    a = np.asarray(a, dtype=np.float64)
-    J = a.shape[-1]
-    rows = a.reshape(-1, J)
-    if rows.shape[0] >= _NETWORK_MIN_ROWS and J >= 2:
-        return _project_many(rows).reshape(a.shape)
-    WT, c = _threshold_tables(J)
-    u = rows.copy()
-    u.sort(axis=-1)
-    cand = WT @ u.T  # (J, M): reduce across rows (fast)
-    cand -= c
-    x = rows - np.maximum.reduce(cand, axis=0)[:, None]
-    np.maximum(x, 0.0, out=x)
-    return x.reshape(a.shape)
+    return map_actions(a, "project")[0]
 
 
 def softmax(a: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``a / temperature`` (float64, same shape); ``temperature`` > 0."""
-    z = np.asarray(a, dtype=np.float64) / temperature
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+    return map_actions(a, "softmax", temperature)[0]
+
+
+def project_batch(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`project_simplex` of a batch ``a`` (E, ..., J) of any float dtype, plus two by-products.
+
+    Returns ``(x, row_sums, distance)``: shares (E, ..., J) float64, their row sums (E, ...) and the
+    Euclidean distance between each env's action and its shares (E,).
+    """
+    x, d2 = map_actions(a, "project")
+    E = x.shape[0]
+    return x, x.sum(-1), np.sqrt(d2.reshape(E, -1).sum(-1))
 
 
 def to_allocation(action: np.ndarray, mode: str = "project", temperature: float = 1.0) -> np.ndarray:
@@ -215,8 +126,4 @@ def to_allocation(action: np.ndarray, mode: str = "project", temperature: float 
         mode: ``"project"`` (Euclidean projection) or ``"softmax"``.
         temperature: softmax temperature (> 0), ignored by ``"project"``.
     """
-    if mode == "project":
-        return project_simplex(action)
-    if mode == "softmax":
-        return softmax(action, temperature)
-    raise ValueError(f"mode must be one of {ACTION_MODES}; got {mode!r}")
+    return map_actions(action, mode, temperature)[0]

@@ -1,7 +1,10 @@
 """The one cost model (MODEL.md section 3): pure, batch-first functions of a scenario and an allocation.
 
-Everything else reads its numbers from here: the environment's reward (`evaluate`), and the LP's objective
-and constraint coefficients (`objective_coefficients`, `facility_kw_per_share`, `water_l_per_share`, ...).
+Everything else reads its numbers from here: the environment's reward (`evaluate`, `hour_terms`), and the
+LP's objective and constraint coefficients (`objective_coefficients`, `facility_kw_per_share`,
+`water_l_per_share`, ...). The hourly formulas themselves are written once, in the compiled kernel
+`green_llm_env.kernels.hour_element`, which reads the per-hour tables built here (`hour_tables`) and which
+`hour_terms`, `evaluate` and both environments' step run.
 
 Axes: an allocation ``x`` has shape ``(..., I, K, J)``: the share of area i's type-k demand sent to DC j.
 Internally (i, k) is flattened to one axis of length ``N = I*K`` (row-major, ``n = i*K + k``).
@@ -9,12 +12,12 @@ Internally (i, k) is flattened to one axis of length ``N = I*K`` (row-major, ``n
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from . import kernels
 from .scenario import Scenario
 
 __all__ = [
@@ -150,139 +153,130 @@ NUMBERS = ("cost_weighted", "energy_usd", "carbon_usd", "delay_usd", "total_usd"
            "grid_kwh")
 """Columns of the numbers `hour_terms` returns, in that order (weighted $, $, $, $, $, kg, L, kWh)."""
 
-HOUR_FIELDS = ("QT", "D", "rho", "C", "ren", "cap", "bound", "gp", "pue")
-"""The fields of `HourTables`, each with a leading axis (hours, or batch elements once gathered)."""
+HOUR_FIELDS = ("QT", "DT", "rho", "dcap", "price", "carbon", "theta", "wlpk", "gp", "ren", "cap", "pue",
+               "capacity", "sd")
+"""The fields of `HourTables`, in the order of their flat row (each with a leading axis: hours, or batch
+elements once gathered)."""
+
+
+def _field_shapes(R: int, N: int, J: int) -> tuple[tuple[int, ...], ...]:
+    return ((R + 1, N), (J, N), (N,), (N,)) + ((J,),) * kernels.J_VECTORS + ((R, J), (1,))
 
 
 @dataclass(frozen=True, eq=False)
 class HourTables:
-    """The per-hour inputs of `hour_terms` for one weight vector, laid out so that an hour is a dozen numpy calls.
+    """The per-hour inputs of the hourly kernel for one weight vector: one flat float64 row per hour.
 
-    Every field has a leading axis: the T hours of a scenario (`hour_tables`), or E batch elements once
-    gathered at each element's hour (`take`, or stacked across scenarios by a batched env). Per element:
+    ``flat`` has shape (rows, W): the T hours of a scenario (`hour_tables`), or batch elements once gathered
+    (`take`, or stacked across scenarios by a batched env). A row holds, in this order (`HOUR_FIELDS`; the
+    fields are also readable by name, as views of shape (rows, ...)):
 
-    - ``QT`` (1+R, N): IT kW (row 0) and resource units (rows 1..R) per unit share, so ``QT @ x`` (1+R, J) is IT
-      power and resource use per DC;
-    - ``D`` (N, J): delay s per unit share; ``rho`` (N): $ per s of delay;
-    - ``C`` (7J + 3): unit values of the segments of ``[grid, d | grid | grid | d | grid, d | grid | facility |
-      grid]`` (kW, d = delay $ = ρ·delay): ``[weighted grid price $/kWh, σd | price | carbon $/kWh | 1 |
-      price + carbon $/kWh, 1 | kg/kWh | litres per kWh | 1]``, so the segment sums of the products are the
-      numbers of `NUMBERS`, in order (weighted $, energy $, carbon $, delay $, total $, emissions kg, water L,
-      grid kWh);
-    - ``ren``, ``cap``, ``pue`` (J): renewable kW, grid cap kW, PUE;
-    - ``bound`` (2N + R*J + N + J + 1): right-hand sides of the rows of `FAMILIES`, in order: allocation
-      (Σ_j x <= 1, -Σ_j x <= -1), resource (capacity), delay (cap, s), grid (facility - renewables <= cap, kW),
-      water (water - what is left <= 0);
-    - ``gp`` (J): weighted grid price $/kWh (`grid_price`), for the grid rule.
+    - ``QT`` (1+R, N): IT kW (row 0) and resource units (rows 1..R) per unit share;
+    - ``DT`` (J, N): delay s per unit share (transposed); ``rho`` (N): $ per s of delay; ``dcap`` (N): delay
+      cap s;
+    - ``price``, ``carbon`` ($/kWh: δ·θ), ``theta`` (kg/kWh), ``wlpk`` (litres per kWh of facility energy),
+      ``gp`` (weighted grid price $/kWh, `grid_price`), ``ren`` (renewable kW), ``cap`` (grid cap kW), ``pue``,
+      each (J,);
+    - ``capacity`` (R, J) resource units; ``sd`` (1,): σd.
 
-    ``negative_price`` is set on construction: whether any weighted grid price is < 0 (the grid rule then buys
-    what the cap allows).
+    ``negative_price``: whether any weighted grid price is < 0 (the grid rule then buys what the cap allows).
     """
 
-    QT: np.ndarray
-    D: np.ndarray
-    rho: np.ndarray
-    C: np.ndarray
-    ren: np.ndarray
-    cap: np.ndarray
-    bound: np.ndarray
-    gp: np.ndarray
-    pue: np.ndarray
+    flat: np.ndarray
+    R: int
+    N: int
+    J: int
 
     def __post_init__(self) -> None:
-        R1, N = self.QT.shape[-2:]
-        J = self.D.shape[-1]
-        object.__setattr__(self, "negative_price", bool((self.gp < 0).any()))
-        object.__setattr__(self, "_layout", _layout(R1 - 1, N, J))
+        W = kernels.layout(self.R, self.N, self.J)[-1]
+        if self.flat.ndim != 2 or self.flat.shape[1] != W:
+            raise ValueError(f"HourTables.flat must have shape (rows, {W}) for (R, N, J) = "
+                             f"{(self.R, self.N, self.J)}; got {self.flat.shape}")
+        object.__setattr__(self, "flat", np.ascontiguousarray(self.flat, dtype=np.float64))
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name not in HOUR_FIELDS:
+            raise AttributeError(f"HourTables has no field {name!r}")
+        at = 0
+        for f, shape in zip(HOUR_FIELDS, _field_shapes(self.R, self.N, self.J)):
+            size = int(np.prod(shape))
+            if f == name:
+                return self.flat[:, at:at + size].reshape((-1,) + shape)
+            at += size
+        raise AssertionError(name)
+
+    @property
+    def negative_price(self) -> bool:
+        return bool((self.gp < 0).any())
+
+    @classmethod
+    def from_fields(cls, **fields: np.ndarray) -> "HourTables":
+        """Pack named fields (each with the same leading axis) into one `HourTables`."""
+        missing = set(HOUR_FIELDS) - set(fields)
+        if missing:
+            raise ValueError(f"HourTables.from_fields: missing field(s) {sorted(missing)}")
+        R1, N = fields["QT"].shape[-2:]
+        J = fields["DT"].shape[-2]
+        rows = fields["QT"].shape[0]
+        return cls(np.concatenate([np.asarray(fields[f], np.float64).reshape(rows, -1) for f in HOUR_FIELDS],
+                                  axis=1), R1 - 1, N, J)
 
     def take(self, index: np.ndarray | slice) -> "HourTables":
         """The tables gathered along the leading axis (an int array of hours, or a slice)."""
-        return HourTables(**{f: getattr(self, f)[index] for f in HOUR_FIELDS})
-
-
-@functools.lru_cache(maxsize=64)
-def _layout(R: int, N: int, J: int) -> tuple:
-    """Static layout of `hour_terms`: (segment starts of ``C`` (8,), family starts of ``bound`` (5,), R*J,
-    start of the water segment of ``C``, ones (J,))."""
-    numbers = np.cumsum([0, J + 1, J, J, 1, J + 1, J, J], dtype=np.intp)
-    families = np.cumsum([0, 2 * N, R * J, N, J], dtype=np.intp)
-    return numbers, families, R * J, int(numbers[6]), np.ones(J)
+        return HourTables(self.flat[index], self.R, self.N, self.J)
 
 
 def hour_tables(coef: Coefficients, weights: Sequence[float] = DEFAULT_WEIGHTS) -> HourTables:
     """`HourTables` of every hour of ``coef`` (leading axis T) for ``weights`` (not re-checked)."""
     T, J, N, R = coef.T, coef.J, coef.N, coef.R
     w = np.asarray(weights, np.float64).reshape(3)
-    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    per_t = lambda a, n: np.broadcast_to(a, (T, n))  # noqa: E731
-    gp = grid_price(coef, w)
-    one = np.ones((T, 1))
-    return HourTables(
-        QT=f64(np.concatenate([coef.it_kw[:, None, :], np.swapaxes(coef.resource, 1, 2)], axis=1)),
-        D=f64(coef.delay_s), rho=f64(per_t(coef.rho, N)),
-        C=f64(np.concatenate([gp, w[2] * one, coef.price, coef.carbon_usd_per_kwh, one,
-                              coef.price + coef.carbon_usd_per_kwh, one, coef.theta, coef.water_l_per_kwh,
-                              np.ones((T, J))], axis=1)),
-        ren=f64(coef.renewable_kw), cap=f64(coef.grid_cap_kw),
-        bound=f64(np.concatenate([np.ones((T, N)), -np.ones((T, N)), per_t(coef.capacity.reshape(-1), R * J),
-                                  per_t(coef.delay_cap_s, N), coef.grid_cap_kw, np.zeros((T, 1))], axis=1)),
-        gp=f64(gp), pue=f64(per_t(coef.pue, J)))
+    per_t = lambda a: np.broadcast_to(a, (T,) + np.shape(a))  # noqa: E731
+    return HourTables.from_fields(
+        QT=np.concatenate([coef.it_kw[:, None, :], np.swapaxes(coef.resource, 1, 2)], axis=1),
+        DT=np.swapaxes(coef.delay_s, 1, 2), rho=per_t(coef.rho), dcap=per_t(coef.delay_cap_s),
+        price=coef.price, carbon=coef.carbon_usd_per_kwh, theta=coef.theta, wlpk=coef.water_l_per_kwh,
+        gp=grid_price(coef, w), ren=coef.renewable_kw, cap=coef.grid_cap_kw, pue=per_t(coef.pue),
+        capacity=per_t(coef.capacity), sd=np.full((T, 1), w[2]))
 
 
-_SMALL = 4096  # below this many products a row-wise dot is one gufunc call, above it einsum (faster in bulk)
-
-
-def _row_dot(a: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Σ_j a[..., j]·x[..., j] (per-share quantity times shares, summed over DCs)."""
-    return np.vecdot(a, x) if x.size < _SMALL else np.einsum("...j,...j->...", a, x)
+def _left_array(water_left_l: np.ndarray | float | None, E: int) -> np.ndarray:
+    if water_left_l is None:
+        return np.full(E, np.inf)
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(water_left_l, np.float64).reshape(-1), (E,)))
 
 
 def hour_terms(tab: HourTables, x: np.ndarray, water_left_l: np.ndarray | float | None = None,
-               row_sums: np.ndarray | None = None, nonnegative: bool = False) -> tuple[np.ndarray, ...]:
-    """The hourly cost model (MODEL.md section 3), batch-first: the one implementation of its formulas.
+               nonnegative: bool = False, rows: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+    """The hourly cost model (MODEL.md section 3), batch-first (compiled: `kernels.hour_element`, the one
+    implementation of its formulas, which the environments' step runs too).
 
     Args:
-        tab: `HourTables` gathered at each element's hour (leading axis E).
+        tab: `HourTables`; element e reads row ``rows[e]`` (default: row e, so ``tab`` has one row per element).
         x: shares, (E, N, J).
         water_left_l: remaining water budget before the hour (L), (E,) or a float; with it the water family
             is the water used beyond what is left (None: 0).
-        row_sums: Σ_j x, (E, N), when the caller has it already.
-        nonnegative: the caller knows x >= 0 (skips the negative-share term of the allocation family, then 0).
+        nonnegative: the caller knows x >= 0 (skips the negative-share term of the allocation family).
+        rows: (E,) int row of ``tab`` per element.
 
     Returns ``(numbers (E, 8) in the order of NUMBERS, violations (E, 5) in the order of FAMILIES,
     use (E, 1+R, J) = IT kW (row 0) and resource units, facility kW (E, J), grid kW (E, J), delay s (E, N),
     water L per DC (E, J))``. Grid rule: grid = max(facility - renewables, 0) (surplus renewables are
     curtailed), except where the weighted grid price is < 0: there min(facility, cap) (buying is paid for).
-    Sums are ufunc reductions, not matrix products with the batch as one big dimension (multithreaded BLAS
-    stalls when the cores are busy); with the single env's E = 1 a call is about 20 µs.
     """
-    E = x.shape[0]
-    seg, fam, RJ, wat, ones_j = tab._layout
-    use = np.matmul(tab.QT, x)
-    fac = use[:, 0] * tab.pue
-    need = fac - tab.ren
-    grid = np.maximum(need, 0.0)
-    if tab.negative_price:
-        grid = np.where(tab.gp < 0, np.minimum(fac, tab.cap), grid)
-    delay = _row_dot(tab.D, x)
-    d = np.vecdot(delay, tab.rho)[:, None]
-    parts = np.concatenate((grid, d, grid, grid, d, grid, d, grid, fac, grid), axis=1)
-    parts *= tab.C
-    numbers = np.add.reduceat(parts, seg, axis=1)
-    s = x @ ones_j if row_sums is None else row_sums
-    if water_left_l is None:
-        left = np.inf
-    elif isinstance(water_left_l, float):  # one env (np.float64 too)
-        left = water_left_l if water_left_l > 0.0 else 0.0
-    else:
-        left = np.maximum(water_left_l, 0.0).reshape(-1, 1)
-    v = np.concatenate((s, -s, use[:, 1:].reshape(E, RJ), delay, need, numbers[:, 6:7] - left), axis=1)
-    v -= tab.bound
-    np.maximum(v, 0.0, out=v)
-    viol = np.add.reduceat(v, fam, axis=1)
-    if not nonnegative:
-        viol[:, 0] += np.maximum(-x, 0.0).sum((-2, -1))
-    return numbers, viol, use, fac, grid, delay, parts[:, wat:wat + grid.shape[1]]
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    E, N, J = x.shape
+    R = tab.R
+    if (N, J) != (tab.N, tab.J):
+        raise ValueError(f"x must have shape (E, {tab.N}, {tab.J}); got {x.shape}")
+    if rows is None:
+        if tab.flat.shape[0] != E:
+            raise ValueError(f"without rows, tab needs one row per element: {tab.flat.shape[0]} rows, {E} elements")
+        rows = np.arange(E)
+    rows = np.ascontiguousarray(rows, dtype=np.int64).reshape(E)
+    out = (np.empty((E, len(NUMBERS))), np.empty((E, len(FAMILIES))), np.empty((E, R + 1, J)), np.empty((E, J)),
+           np.empty((E, J)), np.empty((E, N)), np.empty((E, J)))
+    kernels.terms_batch(tab.flat, rows, x, _left_array(water_left_l, E), bool(nonnegative), R, *out)
+    return out
 
 
 # -------------------------------------------------------------------- evaluation
@@ -316,17 +310,17 @@ def evaluate(coef: Coefficients, x: np.ndarray, weights: Sequence[float] = DEFAU
         hours = np.arange(coef.T)
     h = np.broadcast_to(np.asarray(hours), lead).reshape(-1)
     E = h.size
-    tab = hour_tables(coef, weights).take(h)
+    tab = hour_tables(coef, weights)
     left = None if water_left_l is None else np.broadcast_to(water_left_l, lead).reshape(-1)
     xe = xf.reshape(E, N, J)
-    nums, viol, use, fac, grid, delay, water_dc = hour_terms(tab, xe, left)
+    nums, viol, use, fac, grid, delay, water_dc = hour_terms(tab, xe, left, rows=h)
     out = {
-        "it_kw": use[:, 0], "facility_kw": fac, "grid_kw": grid, "curtailed_kw": grid + tab.ren - fac,
+        "it_kw": use[:, 0], "facility_kw": fac, "grid_kw": grid, "curtailed_kw": grid + coef.renewable_kw[h] - fac,
         "water_l_dc": water_dc, "resource_use": use[:, 1:], "delay_s": delay.reshape(E, coef.I, coef.K),
         **{name: nums[:, q] for q, name in enumerate(NUMBERS)},
         "violations": viol,
     }
     if detail:
         for name in ("delay_tran_s", "delay_prop_s", "delay_proc_s"):
-            out[name] = _row_dot(getattr(coef, name)[h], xe).reshape(E, coef.I, coef.K)
+            out[name] = np.einsum("enj,enj->en", getattr(coef, name)[h], xe).reshape(E, coef.I, coef.K)
     return {k: v.reshape(lead + v.shape[1:]) for k, v in out.items()}

@@ -2,7 +2,8 @@
 
 One env per file, the class docstring is the manual (see `GreenLLMEnv`). The per-scenario tables (the cost
 model's `cost.HourTables` plus the penalty coefficients) and the penalty rule live here too, shared with the
-batched env in `vector.py`; every hourly cost number comes from `cost.hour_terms`.
+batched env in `vector.py`; a step is one call of the compiled kernel `kernels.step_batch` (action map, the
+cost model's `kernels.hour_element`, penalty), which the batched env runs too.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from . import cost
-from .actions import ACTION_MODES, project_simplex, softmax
+from . import cost, kernels
+from .actions import ACTION_MODES, map_actions, network
 from .generator import make_scenario, scenario_from_traces
 from .observation import ObservationLayout, forecast_noise_factors, forecast_values, observation_table
 from .scenario import CARBON_TRACE_FILE, Scenario
@@ -56,7 +57,6 @@ def penalty_coefficients(coef: cost.Coefficients, weights: Sequence[float],
     - water (per L, one value for the whole horizon): ``max over (t, n, j, j') with W[n,j] > W[n,j'] of
       g / (W[n,j] - W[n,j'])``.
     """
-    T = coef.T
     w = np.asarray(weights, np.float64)
     gp = cost.grid_price(coef, w)  # (T, J)
     fkw = cost.facility_kw_per_share(coef)  # (T, N, J)
@@ -64,20 +64,9 @@ def penalty_coefficients(coef: cost.Coefficients, weights: Sequence[float],
     c_hi = a + np.maximum(gp, 0.0)[:, None, :] * fkw
     c_lo = a + np.minimum(gp, 0.0)[:, None, :] * fkw
     spread = np.maximum(c_hi.max(-1) - c_lo.min(-1), 0.0)  # (T, N)
-    gain = np.maximum(c_hi[:, :, None, :] - c_lo[:, :, :, None], 0.0)  # (T, N, j to, j' from)
-
-    def rate(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        ok = den > 0
-        return np.where(ok, num, 0.0) / np.where(ok, den, 1.0)
-
-    mu = np.zeros((T, 5))
-    res = coef.resource  # (T, N, R)
-    mu[:, 1] = rate(spread[:, :, None], res).reshape(T, -1).max(-1)
-    d = coef.delay_s
-    mu[:, 2] = rate(gain, d[:, :, :, None] - d[:, :, None, :]).reshape(T, -1).max(-1)
-    mu[:, 3] = rate(spread[:, :, None], fkw).reshape(T, -1).max(-1)
-    wsh = cost.water_l_per_share(coef)
-    mu[:, 4] = rate(gain, wsh[:, :, :, None] - wsh[:, :, None, :]).max()
+    f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
+    mu = kernels.exchange_rates(f64(c_hi), f64(c_lo), f64(spread), f64(coef.resource), f64(coef.delay_s),
+                                f64(fkw), f64(cost.water_l_per_share(coef)))
     return factor * mu
 
 
@@ -85,9 +74,9 @@ def penalty_coefficients(coef: cost.Coefficients, weights: Sequence[float],
 class ScenarioTables:
     """Everything the hourly step needs about one scenario and weight vector, precomputed at reset.
 
-    ``hour`` holds the cost model's stacked per-hour tables (`cost.HourTables`, leading axis T), ``hours[t]``
-    the same gathered at hour t (leading axis 1: the single env's step calls `cost.hour_terms` on it);
-    ``mu`` and ``tol`` (T, 5) are the penalty coefficients ($ per unit) and the violations not charged.
+    ``hour`` holds the cost model's per-hour tables (`cost.HourTables`, one row per hour); ``mu`` and ``tol``
+    (T, 5) are the penalty coefficients ($ per unit) and the violations not charged, ``pen`` (T, 10) the two
+    side by side (the form `kernels.step_batch` reads).
     """
 
     scenario: Scenario
@@ -99,7 +88,7 @@ class ScenarioTables:
     key: Any = None
 
     def __post_init__(self) -> None:
-        self.hours = [self.hour.take(slice(t, t + 1)) for t in range(self.coef.T)]
+        self.pen = np.ascontiguousarray(np.concatenate([self.mu, self.tol], axis=1))
         self.obs_cache: dict[Any, np.ndarray] = {}
 
 
@@ -149,10 +138,17 @@ def safety_layer(tab: ScenarioTables):
 # ---------------------------------------------------------------------------------------- the step
 def penalty_usd(viol: np.ndarray, mu: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """Penalty ($), batch-first: ``Σ_f mu_f · max(viol_f - tol_f, 0)`` over the last axis (violations in the
-    order of `cost.FAMILIES`, with the ``mu`` and ``tol`` of each element's hour)."""
-    excess = viol - tol
-    np.maximum(excess, 0.0, out=excess)
-    return np.vecdot(mu, excess)
+    order of `cost.FAMILIES`, with the ``mu`` and ``tol`` of each element's hour); `kernels.penalty`, which
+    the step runs."""
+    viol = np.asarray(viol, np.float64)
+    lead = viol.shape[:-1]
+    v = np.ascontiguousarray(viol).reshape(-1, 5)
+    pen = np.ascontiguousarray(np.concatenate(np.broadcast_arrays(np.asarray(mu, np.float64),
+                                                                  np.asarray(tol, np.float64)), axis=-1))
+    pen = np.ascontiguousarray(np.broadcast_to(pen, lead + (10,))).reshape(-1, 10)
+    out = np.empty(v.shape[0])
+    kernels.penalty_batch(v, pen, out)
+    return out.reshape(lead)
 
 
 # ------------------------------------------------------------------------------------------ the env
@@ -295,11 +291,13 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Speed
 
-    A step is the cost model's batch-first kernel (`cost.hour_terms`, with one element) on tables precomputed
-    per scenario (`ScenarioTables`, cached), plus the action map: about 70 µs on the 2-core development
-    machine (``benchmarks/bench_env.py``). Drawing a fresh scenario costs
-    2-5 ms per reset (`make_scenario`), i.e. 100-200 µs per step of a 24-step episode: for throughput use
-    ``scenario_pool`` (or ``scenario=``), and the batched env for many envs.
+    A step is one call of a compiled kernel (`green_llm_env.kernels.step_batch`, with one element: action
+    map, cost model, penalty) on tables precomputed per scenario (`ScenarioTables`, cached), plus building
+    the observation and ``info``: about 15 µs unwrapped on the 2-core development machine
+    (``benchmarks/bench_env.py``). The kernels compile on first use and are cached on disk (a few seconds
+    once per machine). Drawing a fresh scenario costs 2-5 ms per reset (`make_scenario`), i.e. 100-200 µs
+    per step of a 24-step episode: for throughput use ``scenario_pool`` (or ``scenario=``), and the batched
+    env for many envs.
 
     ## Version History
 
@@ -367,6 +365,14 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._A = self._N * self.J
         self._flat_shape = (self._A,)
         self._cube_shape = (self.I, self.K, self.J)
+        self._step_shape = (1, self._N, self.J)
+        self._net = network(self.J)
+        self._map_mode = kernels.MAP_SOFTMAX if action_mode == "softmax" else kernels.MAP_PROJECT
+        self._row = np.zeros(1, np.int64)
+        self._left = np.zeros(1)
+        self._nums = np.zeros((1, kernels.N_NUMBERS + 1))
+        self._viol = np.zeros((1, kernels.N_FAMILIES))
+        self._dist = np.zeros(1)
         self._tab: ScenarioTables | None = None
         self._safety = None
         self.scenario_seed: int | None = None
@@ -493,23 +499,34 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         return obs, {"scenario_seed": self.scenario_seed, "water_left_l": self.water_left_l}
 
     # ------------------------------------------------------------------------------------ step
-    def action_to_allocation(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Validate ``action`` and map it to shares; returns (shares (N, J), raw rows (N, J)), float64."""
-        try:
-            a = np.asarray(action, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"action must be a numeric array of shape ({self._A},); got {action!r}") from None
+    def _action_array(self, action: Any) -> np.ndarray:
+        """``action`` validated (shape) as a C-contiguous float32 or float64 array of shape (1, N, J)."""
+        a = action
+        if not (isinstance(a, np.ndarray) and (a.dtype == np.float32 or a.dtype == np.float64)):
+            try:
+                a = np.asarray(action, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"action must be a numeric array of shape ({self._A},); got {action!r}") from None
         if a.shape != self._flat_shape and a.shape != self._cube_shape:
             raise ValueError(f"action must have shape ({self._A},) or {self._cube_shape}; got shape {a.shape}")
-        if not math.isfinite(a.sum()):
-            bad = np.flatnonzero(~np.isfinite(a))
-            if bad.size:
-                raise ValueError(f"action contains NaN or inf (first at flat index {int(bad[0])}: "
-                                 f"{a.reshape(-1)[bad[0]]})")
-        a = a.reshape(self._N, self.J)
-        if self.action_mode == "project":
-            return project_simplex(a), a
-        return softmax(a, self.temperature), a
+        return np.ascontiguousarray(a).reshape(self._step_shape)
+
+    def _non_finite(self, a: np.ndarray) -> ValueError:
+        flat = a.reshape(-1)
+        bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+        return ValueError(f"action contains NaN or inf (first at flat index {bad}: {flat[bad]})")
+
+    def action_to_allocation(self, action: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Validate ``action`` and map it to shares; returns (shares (N, J), raw rows (N, J)), float64."""
+        a = self._action_array(action)
+        return self._allocation_of(a)[0], a[0].astype(np.float64)
+
+    def _allocation_of(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(shares (N, J), squared distance to the action per row (N,)) of a validated action (1, N, J)."""
+        try:
+            return map_actions(a[0], self.action_mode, self.temperature)
+        except ValueError:
+            raise self._non_finite(a) from None
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         tab = self._tab
@@ -518,37 +535,49 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         t = self.t
         if t >= self._T:
             raise RuntimeError(f"the episode ended at t = {t}; call reset()")
-        x, a = self.action_to_allocation(action)
-        d = x - a
-        dist = math.sqrt(float(np.vdot(d, d)))
+        a = self._action_array(action)
+        self._row[0] = t
+        self._left[0] = self.water_left_l
+        x = np.empty(self._step_shape)
+        nums, viol_a, dist = self._nums, self._viol, self._dist
+        mode = self._map_mode
         if self._safety is not None:
-            x = self._safety.project(x, t, self.water_left_l)
+            x[0], d2 = self._allocation_of(a)
+            dist[0] = np.sqrt(d2.sum())
+            x[0] = self._safety.project(x[0], t, self.water_left_l)
+            mode = kernels.MAP_GIVEN
+        bad = kernels.step_batch(tab.hour.flat, self._row, tab.pen, a, self._left, mode, self.temperature,
+                                 self._net, tab.coef.R, True, x, nums, viol_a, dist)
+        if bad >= 0:
+            raise self._non_finite(a)
+        x = x[0]
         self._x = x
-        nums, viol_a, use, _, grid, _, _ = cost.hour_terms(tab.hours[t], x[None], self.water_left_l,
-                                                            nonnegative=True)
         vals = nums[0].tolist()
-        vals.append(float(penalty_usd(viol_a[0], tab.mu[t], tab.tol[t])))
         viol = viol_a[0].tolist()
         self.water_left_l -= vals[6]
-        self._ep = [p + v for p, v in zip(self._ep, vals)]
-        self._ep_viol = [p + v for p, v in zip(self._ep_viol, viol)]
+        ep = self._ep
+        for q in range(9):
+            ep[q] += vals[q]
+        ev = self._ep_viol
+        for q in range(5):
+            ev[q] += viol[q]
         self.t = t + 1
         info = dict(zip(_INFO_KEYS, vals))
         info["violations"] = dict(zip(cost.FAMILIES, viol))
-        info["projection_distance"] = dist
+        info["projection_distance"] = float(dist[0])
         info["t"] = t
         info["water_left_l"] = self.water_left_l
         terminated = self.t >= self._T
         if terminated:
-            totals = dict(zip(_INFO_KEYS, self._ep))
-            totals["violations"] = dict(zip(cost.FAMILIES, self._ep_viol))
+            totals = dict(zip(_INFO_KEYS, ep))
+            totals["violations"] = dict(zip(cost.FAMILIES, ev))
             totals["scenario_seed"] = self.scenario_seed
             info["episode_totals"] = totals
         obs = self._obs_table[self.t].copy()
         w = self.water_left_l * self._Zinv
         obs[self._wi] = 1.0 if w > 1.0 else (w if w > 0.0 else 0.0)
         if self.render_mode is not None:
-            self._last = {"t": t, "x": x, "grid": grid[0], "it": use[0, 0], "info": info}
+            self._last = {"t": t, "x": x, "info": info}
         return obs, -self.reward_scale * (vals[0] + vals[8]), terminated, False, info
 
     # -------------------------------------------------------------------------------- forecast
@@ -575,7 +604,9 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         if self._last is None:
             t = min(self.t, self._T - 1)
             return t, np.zeros(coef.J), np.zeros(coef.J), np.zeros((coef.N, coef.J))
-        return self._last["t"], self._last["it"], self._last["grid"], self._last["x"]
+        t, x = self._last["t"], self._last["x"]
+        _, _, use, _, grid, _, _ = cost.hour_terms(self._tab.hour, x[None], rows=np.array([t]))
+        return t, use[0, 0], grid[0], x
 
     def _render_ansi(self) -> str:
         coef = self._tab.coef

@@ -1,4 +1,4 @@
-"""GreenLLM-v0, natively batched: all sub-envs step in one vectorised numpy call.
+"""GreenLLM-v0, natively batched: all sub-envs step in one call of a compiled kernel.
 
 - `GreenLLMVectorEnv`: a `gymnasium.vector.VectorEnv` (autoreset mode NEXT_STEP, like `SyncVectorEnv`),
   registered as the vector entry point of ``GreenLLM-v0``::
@@ -12,15 +12,16 @@
 - `SB3VecEnv`: a Stable-Baselines3 ``VecEnv`` over the same batched step (SB3 semantics: auto-reset in the
   same step, ``infos[i]["terminal_observation"]``, ``"TimeLimit.truncated"``), so SB3 trains on it directly.
 
-Per-scenario tables (`cost.HourTables` and the penalty's ``mu``, ``tol``) sit in "slots" of stacked arrays,
-shared by every sub-env playing that scenario; a step gathers them at each sub-env's (slot, hour) and calls the
-cost model's kernel `cost.hour_terms` once for the whole batch. With a ``scenario_pool`` (or a pinned
-scenario) the slots stop changing after warm-up and a step is pure numpy (the projection sorts with a
-vectorised sorting network, column-major, in blocks of rows that stay in cache; the tables are gathered with
-one flat ``np.take`` per field). On the 2-core development machine
-a step of 1024 sub-envs takes about 8 ms (~130,000 env-steps/s) with a pool; with a fresh scenario per
-episode (the default) every reset runs `make_scenario` (2-5 ms), which dominates (~5,000-7,000 env-steps/s).
-The safety layer (``constraint_mode="project"``) runs one QP per sub-env and step, in a Python loop.
+Per-scenario tables (the `cost.HourTables` rows and the penalty's ``(mu, tol)``, and the observation table)
+sit in "slots" of stacked arrays, shared by every sub-env playing that scenario; a step is one call of the
+compiled kernel `kernels.step_batch` (or `kernels.step_batch_parallel`, over ``threads`` threads) that reads
+each sub-env's (slot, hour) row in place: the action map, the cost model's `kernels.hour_element` and the
+penalty, element by element, with the very code the single env runs (so the numbers agree bit for bit).
+With a ``scenario_pool`` (or a pinned scenario) the slots stop changing after warm-up. On the 2-core
+development machine a step of 1024 sub-envs takes about 3.5-4 ms (250,000-290,000 env-steps/s) with a pool;
+with a fresh scenario per episode (the default) every reset runs `make_scenario` and the tables (about 3.5
+ms), which dominates (about 4,000 env-steps/s). The safety layer (``constraint_mode="project"``) runs one QP
+per sub-env and step, in a Python loop.
 """
 
 from __future__ import annotations
@@ -28,21 +29,23 @@ from __future__ import annotations
 import copy
 from typing import Any, Sequence
 
+import numba
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from . import cost
-from .actions import project_batch, softmax
-from .env import _INFO_KEYS, GreenLLMEnv, ScenarioTables, penalty_usd, safety_layer
+from . import cost, kernels
+from .actions import map_actions, network
+from .env import _INFO_KEYS, GreenLLMEnv, ScenarioTables, safety_layer
 
 __all__ = ["GreenLLMVectorEnv", "SB3VecEnv"]  # noqa: F822 (SB3VecEnv is built lazily)
 
-_PENALTY_FIELDS = ("mu", "tol")  # per hour, on ScenarioTables; the cost model's are cost.HOUR_FIELDS
+_SLOT_FIELDS = ("flat", "pen", "obs")  # per hour: the cost model's table row, the penalty's (mu, tol), the
+# observation (T+1 rows; unused with forecast noise, which makes it per episode)
 
 
-def _table(tab: ScenarioTables, name: str) -> np.ndarray:
-    return getattr(tab, name) if name in _PENALTY_FIELDS else getattr(tab.hour, name)
+def _table(tab: ScenarioTables, name: str, obs: np.ndarray) -> np.ndarray:
+    return tab.pen if name == "pen" else (obs if name == "obs" else tab.hour.flat)
 
 
 class GreenLLMVectorEnv(VectorEnv):
@@ -52,6 +55,10 @@ class GreenLLMVectorEnv(VectorEnv):
         num_envs: number of sub-envs (>= 1).
         max_episode_steps: truncation after this many steps (``gymnasium.make_vec`` passes the registered
             24); set to the scenarios' T when it differs.
+        threads: threads of the step kernel (None: numba's default, one per core; 1: the calling thread only).
+            Results do not depend on it, bit for bit. With more than one, the step runs
+            `kernels.step_batch_parallel` (numba's ``workqueue`` threading layer, unless another is installed:
+            do not step two batched envs from two Python threads at once).
         **env_kwargs: every argument of `GreenLLMEnv` (``render_mode`` must be None).
 
     ``infos`` follow Gymnasium's vector convention (arrays with ``_key`` masks): the step keys of
@@ -63,7 +70,7 @@ class GreenLLMVectorEnv(VectorEnv):
     metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, max_episode_steps: int | None = 24, render_mode: str | None = None,
-                 **env_kwargs: Any) -> None:
+                 threads: int | None = None, **env_kwargs: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1; got {num_envs!r}")
         if max_episode_steps is not None and (not isinstance(max_episode_steps, (int, np.integer))
@@ -72,6 +79,11 @@ class GreenLLMVectorEnv(VectorEnv):
         if render_mode is not None:
             raise ValueError(f"render_mode must be None for the batched env; got {render_mode!r} "
                              "(render a single GreenLLMEnv instead)")
+        if threads is None:
+            threads = numba.get_num_threads()
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1 or None; got {threads!r}")
+        self.threads = int(threads)
         proto = GreenLLMEnv(**env_kwargs)
         self.num_envs = int(num_envs)
         self.max_episode_steps = None if max_episode_steps is None else int(max_episode_steps)
@@ -94,23 +106,27 @@ class GreenLLMVectorEnv(VectorEnv):
         self._water = np.zeros(E)
         self._Zinv = np.zeros(E)
         self._T = None
-        self._obs_tab: np.ndarray | None = None  # (E, T+1, D) float32
+        self._obs_tab: np.ndarray | None = None  # (E, T+1, D) float32, with forecast noise (per episode)
+        self._per_env_obs = proto.forecast_noise > 0
         self._ep = np.zeros((E, 9))
         self._ep_viol = np.zeros((E, 5))
         self._seed_of = np.full(E, -1, np.int64)
         self._prev_done = np.zeros(E, bool)
         self._slots: dict[str, np.ndarray] = {}
+        self._net = network(self.J)
+        self._no_x = np.empty((1, self._N, self.J))  # step_batch's x_out when the shares are not kept
+        self._R = 0
         self._slot_tab: list[ScenarioTables | None] = []
         self._slot_refs = np.zeros(0, np.int64)
         self._slot_by_id: dict[int, int] = {}
         self._ready = False
 
     # ----------------------------------------------------------------------------------- slots
-    def _grow(self, tab: ScenarioTables) -> None:
+    def _grow(self, tab: ScenarioTables, obs: np.ndarray) -> None:
         old = len(self._slot_tab)
         new = max(4, 2 * old)
-        for name in cost.HOUR_FIELDS + _PENALTY_FIELDS:
-            a = _table(tab, name)
+        for name in _SLOT_FIELDS:
+            a = _table(tab, name, obs)
             arr = np.zeros((new,) + a.shape, a.dtype)
             if old:
                 arr[:old] = self._slots[name]
@@ -118,62 +134,67 @@ class GreenLLMVectorEnv(VectorEnv):
         self._slot_tab += [None] * (new - old)
         self._slot_refs = np.concatenate([self._slot_refs, np.zeros(new - old, np.int64)])
 
-    def _acquire(self, tab: ScenarioTables) -> int:
-        """Slot index holding ``tab`` (written into a free slot, growing the arrays if needed)."""
+    def _acquire(self, tab: ScenarioTables, obs: np.ndarray) -> int:
+        """Slot index holding ``tab`` and its observation table ``obs`` (written into a free slot, growing the
+        arrays if needed)."""
         s = self._slot_by_id.get(id(tab))
         if s is not None and self._slot_tab[s] is tab:
             self._slot_refs[s] += 1
             return s
         if self._T is None:
             self._T = tab.coef.T
+            self._R = tab.coef.R
         elif tab.coef.T != self._T:
             raise ValueError(f"every sub-env must have the same horizon T; got {tab.coef.T} and {self._T}")
         free = np.flatnonzero(self._slot_refs[:len(self._slot_tab)] == 0)
-        if free.size == 0 or (self._slots and self._slots["QT"].shape[1:] != tab.hour.QT.shape):
-            if self._slots and self._slots["QT"].shape[1:] != tab.hour.QT.shape:
+        if free.size == 0 or (self._slots and self._slots["flat"].shape[1:] != tab.hour.flat.shape):
+            if self._slots and self._slots["flat"].shape[1:] != tab.hour.flat.shape:
                 raise ValueError("every sub-env must have the same sizes (I, K, J, R, T)")
-            self._grow(tab)
+            self._grow(tab, obs)
             free = np.flatnonzero(self._slot_refs == 0)
         # prefer a slot that never held anything, else the first free one
         s = int(free[0])
         old = self._slot_tab[s]
         if old is not None:
             self._slot_by_id.pop(id(old), None)
-        for name in cost.HOUR_FIELDS + _PENALTY_FIELDS:
-            self._slots[name][s] = _table(tab, name)
+        for name in _SLOT_FIELDS:
+            self._slots[name][s] = _table(tab, name, obs)
         self._slot_tab[s] = tab
         self._slot_by_id[id(tab)] = s
         self._slot_refs[s] += 1
         return s
 
-    def _reset_one(self, i: int, seed: int | None, options: dict[str, Any] | None) -> dict[str, Any]:
-        sub = self.envs[i]
-        obs, info = sub.reset(seed=seed, options=options)
-        if self._ready:
-            self._slot_refs[self._slot[i]] -= 1
-        tab = sub._tab
-        s = self._acquire(tab)
-        self._slot[i] = s
-        T = self._T
-        if self._obs_tab is None:
-            self._obs_tab = np.zeros((self.num_envs, T + 1, self.layout.size), np.float32)
-        self._obs_tab[i] = sub._obs_table
-        self._t[i] = 0
-        self._water[i] = sub.water_left_l
-        self._Zinv[i] = sub._Zinv
-        self._ep[i] = 0.0
-        self._ep_viol[i] = 0.0
-        self._seed_of[i] = -1 if sub.scenario_seed is None else sub.scenario_seed
-        return info
-
     def _reset_envs(self, idx: np.ndarray, seeds: Sequence[int | None], options: dict[str, Any] | None) -> None:
-        for i, seed in zip(idx.tolist(), seeds):
-            self._reset_one(i, seed, options)
+        """Reset sub-envs ``idx`` (each `GreenLLMEnv.reset` draws its scenario), then their batched state."""
+        envs = self.envs
+        subs = [envs[i] for i in idx.tolist()]
+        for sub, seed in zip(subs, seeds):
+            sub.reset(seed=seed, options=options)
+        if self._ready:
+            np.subtract.at(self._slot_refs, self._slot[idx], 1)
+        self._slot[idx] = [self._acquire(sub._tab, sub._obs_table) for sub in subs]
+        if self._per_env_obs:
+            if self._obs_tab is None:
+                self._obs_tab = np.zeros((self.num_envs, self._T + 1, self.layout.size), np.float32)
+            self._obs_tab[idx] = [sub._obs_table for sub in subs]
+        self._t[idx] = 0
+        self._water[idx] = [sub.water_left_l for sub in subs]
+        self._Zinv[idx] = [sub._Zinv for sub in subs]
+        self._ep[idx] = 0.0
+        self._ep_viol[idx] = 0.0
+        self._seed_of[idx] = [-1 if sub.scenario_seed is None else sub.scenario_seed for sub in subs]
 
     def _obs(self) -> np.ndarray:
-        tab = self._obs_tab
-        obs = np.take(tab.reshape((-1, tab.shape[2])), self._t + tab.shape[1] * np.arange(self.num_envs), axis=0)
-        obs[:, self.layout.water_index] = np.clip(self._water * self._Zinv, 0.0, 1.0)
+        if self._per_env_obs:
+            tab = self._obs_tab
+            rows = self._t + tab.shape[1] * np.arange(self.num_envs)
+        else:
+            tab = self._slots["obs"]
+            rows = self._t + tab.shape[1] * self._slot
+        obs = np.take(tab.reshape((-1, tab.shape[2])), rows, axis=0)
+        w = self._water * self._Zinv
+        np.clip(w, 0.0, 1.0, out=w)
+        obs[:, self.layout.water_index] = w
         return obs
 
     # ----------------------------------------------------------------------------------- reset
@@ -211,57 +232,72 @@ class GreenLLMVectorEnv(VectorEnv):
                 "water_left_l": np.where(reset, self._water, 0.0), "_water_left_l": reset.copy()}
 
     # ------------------------------------------------------------------------------------ step
-    def _allocation(self, actions: Any) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """Validated actions -> (shares (E, N, J), row sums (E, N) or None, projection distance (E,))."""
+    def _actions_array(self, actions: Any) -> np.ndarray:
+        """``actions`` validated (shape) as a C-contiguous float32 or float64 array (E, N, J)."""
         E = self.num_envs
-        try:
-            a = np.asarray(actions)
-            if a.dtype.kind not in "fiu":
-                a = a.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"actions must be a numeric array of shape ({E}, {self._A}); got {actions!r}") from None
+        a = actions
+        if not (isinstance(a, np.ndarray) and (a.dtype == np.float32 or a.dtype == np.float64)):
+            try:
+                a = np.asarray(actions, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"actions must be a numeric array of shape ({E}, {self._A}); "
+                                 f"got {actions!r}") from None
         if a.shape != (E, self._A) and a.shape != (E, self.I, self.K, self.J):
             raise ValueError(f"actions must have shape ({E}, {self._A}) or {(E, self.I, self.K, self.J)}; "
                              f"got shape {a.shape}")
-        if not np.isfinite(a.sum()):
-            bad = np.argwhere(~np.isfinite(a.reshape(E, -1)))
-            if bad.size:
-                raise ValueError(f"actions contain NaN or inf (first at env {bad[0][0]}, flat index {bad[0][1]})")
-        a = a.reshape(E, self._N, self.J)
-        if self.proto.action_mode == "project":
-            return project_batch(a)
-        a = a.astype(np.float64)
-        x = softmax(a, self.proto.temperature)
-        d = (x - a).reshape(E, -1)
-        return x, None, np.sqrt(np.einsum("ek,ek->e", d, d))
+        return np.ascontiguousarray(a).reshape(E, self._N, self.J)
+
+    def allocation(self, actions: Any) -> np.ndarray:
+        """The shares (num_envs, N, J) that `step` would apply for ``actions`` (before any safety layer)."""
+        a = self._actions_array(actions)
+        try:
+            return map_actions(a, self.proto.action_mode, self.proto.temperature)[0]
+        except ValueError:
+            raise self._non_finite(a) from None
+
+    @staticmethod
+    def _non_finite(a: np.ndarray) -> ValueError:
+        bad = np.argwhere(~np.isfinite(a.reshape(a.shape[0], -1)))[0]
+        return ValueError(f"actions contain NaN or inf (first at env {bad[0]}, flat index {bad[1]})")
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._ready:
             raise RuntimeError("call reset() before step()")
         E = self.num_envs
-        x, row_sums, dist = self._allocation(actions)
+        a = self._actions_array(actions)
         resetting = self._prev_done
         any_reset = bool(resetting.any())
-        if any_reset:
-            idx = np.flatnonzero(resetting)
-            self._reset_envs(idx, [None] * idx.size, None)
         T = self._T
         t = np.minimum(self._t, T - 1)
-        if self.proto.constraint_mode == "project":
-            x = x.copy()
+        proto = self.proto
+        out = np.empty((E, kernels.N_NUMBERS + 1))
+        viol = np.empty((E, kernels.N_FAMILIES))
+        dist = np.empty(E)
+        mode = proto._map_mode
+        x = self._no_x
+        if proto.constraint_mode == "project":
+            try:
+                x, d2 = map_actions(a, proto.action_mode, proto.temperature)
+            except ValueError:
+                raise self._non_finite(a) from None
+            dist[:] = np.sqrt(d2.sum(-1))
             for i in np.flatnonzero(~resetting).tolist():
                 x[i] = safety_layer(self.envs[i]._tab).project(x[i], int(t[i]), float(self._water[i]))
-            row_sums = None
+            mode = kernels.MAP_GIVEN
         sl = self._slots
-        k = self._slot * T + t  # row of each sub-env's (slot, hour) in the flattened slot tables
-        take = lambda a: np.take(a.reshape((-1,) + a.shape[2:]), k, axis=0)  # noqa: E731
-        tab = cost.HourTables(**{name: take(sl[name]) for name in cost.HOUR_FIELDS})
-        nums, viol = cost.hour_terms(tab, x, self._water, row_sums, nonnegative=True)[:2]
-        out = np.empty((E, 9))
-        out[:, :8] = nums
-        out[:, 8] = penalty_usd(viol, take(sl["mu"]), take(sl["tol"]))
+        flat, pen = sl["flat"], sl["pen"]
+        rows = self._slot * T + t  # row of each sub-env's (slot, hour) in the flattened slot tables
+        args = (flat.reshape(-1, flat.shape[-1]), rows, pen.reshape(-1, pen.shape[-1]), a, self._water, mode,
+                proto.temperature, self._net, self._R, False, x, out, viol, dist)
+        if self.threads > 1 and E >= 2 * kernels.CHUNK:
+            bad = kernels.step_batch_parallel(self.threads, *args)
+        else:
+            bad = kernels.step_batch(*args)
+        if bad >= 0:
+            raise self._non_finite(a)
         active = ~resetting
-        if any_reset:
+        if any_reset:  # after the kernel (which read their old tables), so a refused action changes nothing
+            self._reset_envs(np.flatnonzero(resetting), [None] * int(resetting.sum()), None)
             out[resetting] = 0.0
             viol[resetting] = 0.0
             dist[resetting] = 0.0

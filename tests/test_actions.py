@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from green_llm_env.actions import (project_batch, project_simplex, softmax, sort_rows, sorting_network,
+from green_llm_env.actions import (map_actions, project_batch, project_simplex, softmax, sorting_network,
                                    to_allocation)
 
 
@@ -34,7 +34,7 @@ def test_projection_lands_on_simplex_and_matches_reference(shape, spread):
     np.testing.assert_allclose(x, reference_projection(a), atol=1e-12)
 
 
-@pytest.mark.parametrize("rows", [45, 4096])  # the small path and the sorting-network path
+@pytest.mark.parametrize("rows", [45, 4096])  # one partial block of the kernel, many blocks
 def test_projection_is_idempotent_and_fixes_simplex_points(rows):
     rng = np.random.default_rng(rows)
     a = rng.uniform(-1, 1, (rows, 9))
@@ -69,11 +69,6 @@ def test_sorting_networks_sort_every_zero_one_input(n):
     np.testing.assert_array_equal(np.stack(cols, -1), np.sort(X, -1))
 
 
-def test_sort_rows_network_path_equals_numpy_sort():
-    a = np.random.default_rng(0).normal(size=(5000, 9))
-    np.testing.assert_array_equal(sort_rows(a), np.sort(a, -1))
-
-
 @pytest.mark.parametrize("E", [2, 64])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_project_batch_returns_shares_row_sums_and_distances(E, dtype):
@@ -85,23 +80,33 @@ def test_project_batch_returns_shares_row_sums_and_distances(E, dtype):
     np.testing.assert_allclose(dist, np.linalg.norm((x - a.astype(np.float64)).reshape(E, -1), axis=1), rtol=1e-12)
 
 
-def test_project_batch_blocked_path_spanning_several_blocks_matches_reference():
-    """The large-batch path works in blocks of rows (actions._BLOCK_ROWS); a batch of 2 full blocks and a
-    partial one, with rows already on the simplex and constant rows, matches the textbook projection."""
-    from green_llm_env import actions
+def test_map_rows_blocks_dtypes_and_non_finite_input():
+    """The kernel works in blocks of rows (kernels._BLOCK); a batch of 2 full blocks and a partial one, with
+    constant rows, rows already on the simplex and float32 input, matches the textbook projection; NaN or
+    inf anywhere is refused."""
+    from green_llm_env import kernels
 
-    E = (2 * actions._BLOCK_ROWS + 1000) // 45 + 1
-    a = np.random.default_rng(3).uniform(-1, 1, (E, 45, 9))
+    M = 2 * kernels._BLOCK + 17
+    a = np.random.default_rng(3).uniform(-1, 1, (M, 9))
     a[0] = 0.0
     a[1] = 1.0 / 9
-    a[-1] = np.random.default_rng(4).dirichlet(np.ones(9), 45)
-    x, sums, dist = project_batch(a)
-    assert E * 45 > 2 * actions._BLOCK_ROWS
+    a[-5:] = np.random.default_rng(4).dirichlet(np.ones(9), 5)
+    x, d2 = map_actions(a)
     np.testing.assert_allclose(x, reference_projection(a), atol=1e-12)
-    np.testing.assert_allclose(x[-1], a[-1], atol=1e-15)  # simplex points are fixed
-    np.testing.assert_allclose(sums, x.sum(-1), atol=1e-14)
-    np.testing.assert_allclose(dist, np.linalg.norm((x - a).reshape(E, -1), axis=1), rtol=1e-12)
-    np.testing.assert_array_equal(project_simplex(a), x)  # the two entry points agree exactly
+    np.testing.assert_allclose(x[-5:], a[-5:], atol=1e-15)  # simplex points are fixed
+    np.testing.assert_allclose(d2, ((x - a) ** 2).sum(-1), rtol=1e-12, atol=1e-30)
+    x32, _ = map_actions(a.astype(np.float32))
+    np.testing.assert_array_equal(x32, project_simplex(a.astype(np.float32).astype(np.float64)))
+    for bad in (np.nan, np.inf, -np.inf):
+        b = a.copy()
+        b[M - 1, 3] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            map_actions(b)
+
+
+def test_single_dc_and_two_dcs():
+    np.testing.assert_array_equal(project_simplex(np.array([[-3.0], [0.2]])), [[1.0], [1.0]])
+    np.testing.assert_allclose(project_simplex(np.array([[0.9, 0.5], [2.0, -2.0]])), [[0.7, 0.3], [1.0, 0.0]])
 
 
 def test_softmax_rows_and_temperature():

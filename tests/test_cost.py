@@ -88,7 +88,7 @@ def test_lp_coefficients_agree_with_evaluate():
 
 
 def test_hour_terms_kernel_hand_computed(tiny):
-    """The batch-first kernel on its own: numbers, families, the caller's shortcuts (row_sums, nonnegative)."""
+    """The batch-first kernel on its own: numbers, families, rows of the tables, the nonnegative shortcut."""
     w = (0.5, 0.2, 0.3)
     coef = cost.coefficients(tiny)
     tab = cost.hour_tables(coef, w)
@@ -105,9 +105,14 @@ def test_hour_terms_kernel_hand_computed(tiny):
     assert np.allclose(fac, use[:, 0]) and np.allclose(grid, [[1.5, 0.5], [1.5, 0.0]])
     assert np.allclose(delay, [[0.0, 0.5]] * 2)
     assert np.allclose(viol, [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0.5]])  # hour 1: 2 L used, 1.5 L left
-    same = cost.hour_terms(tab, x, np.array([10.0, 1.5]), row_sums=x.sum(-1), nonnegative=True)
+    same = cost.hour_terms(tab, x, np.array([10.0, 1.5]), nonnegative=True)
     for a, b in zip(same, (nums, viol, use, fac, grid, delay, water_dc)):
         np.testing.assert_array_equal(a, b)
+    swapped = cost.hour_terms(tab, x[::-1], np.array([1.5, 10.0]), rows=np.array([1, 0]))
+    for a, b in zip(swapped, (nums, viol, use, fac, grid, delay, water_dc)):
+        np.testing.assert_array_equal(a, b[::-1])
+    with pytest.raises(ValueError, match="one row per element"):
+        cost.hour_terms(tab, x[:1])
     assert np.all(cost.hour_terms(tab, x)[1][:, 4] == 0.0)  # no water_left_l: no water family
     one = cost.hour_terms(tab.take(slice(1, 2)), x[1:], 1.5)
     np.testing.assert_allclose(one[0], nums[1:], rtol=1e-15)

@@ -94,8 +94,8 @@ def test_step_info_equals_cost_evaluate(make_s, weights):
         charged += info["penalty"] > 0
         assert reward == pytest.approx(-env.reward_scale * (info["cost_weighted"] + info["penalty"]), rel=1e-12)
         assert info["water_left_l"] == pytest.approx(left - float(ref["water_l"]), rel=1e-12, abs=1e-9)
-        np.testing.assert_allclose(env._last["grid"], ref["grid_kw"], rtol=1e-12, atol=1e-12)  # what render shows
-        np.testing.assert_allclose(env._last["it"], ref["it_kw"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(env._hour_view()[2], ref["grid_kw"], rtol=1e-12, atol=1e-12)  # what render shows
+        np.testing.assert_allclose(env._hour_view()[1], ref["it_kw"], rtol=1e-12, atol=1e-12)
     assert charged > 0  # the violating trials were charged
 
 
@@ -187,6 +187,40 @@ def test_penalty_coefficients_follow_the_documented_rule():
     np.testing.assert_allclose(mu[:, 1], (spread[:, :, None] / coef.resource).reshape(coef.T, -1).max(-1),
                                rtol=1e-12)
     assert DEFAULT_PENALTY_FACTOR >= 1.0 and 0 < FEASIBILITY_TOL <= 1e-6
+
+
+def _exchange_rates_by_broadcasting(coef, weights):
+    """The rule of `penalty_coefficients` written with (T, N, J, J) numpy arrays, independently of the
+    compiled loop (`kernels.exchange_rates`) it runs."""
+    w = np.asarray(weights)
+    gp = cost.grid_price(coef, w)
+    fkw = cost.facility_kw_per_share(coef)
+    a = w[2] * cost.delay_usd_per_share(coef)
+    c_hi = a + np.maximum(gp, 0.0)[:, None, :] * fkw
+    c_lo = a + np.minimum(gp, 0.0)[:, None, :] * fkw
+    spread = np.maximum(c_hi.max(-1) - c_lo.min(-1), 0.0)
+    gain = np.maximum(c_hi[:, :, None, :] - c_lo[:, :, :, None], 0.0)  # [t, n, to j, from j']
+
+    def rate(num, den):
+        return np.where(den > 0, num, 0.0) / np.where(den > 0, den, 1.0)
+
+    T = coef.T
+    mu = np.zeros((T, 5))
+    mu[:, 1] = rate(spread[:, :, None], coef.resource).reshape(T, -1).max(-1)
+    d = coef.delay_s
+    mu[:, 2] = rate(gain, d[:, :, :, None] - d[:, :, None, :]).reshape(T, -1).max(-1)
+    mu[:, 3] = rate(spread[:, :, None], fkw).reshape(T, -1).max(-1)
+    wsh = cost.water_l_per_share(coef)
+    mu[:, 4] = rate(gain, wsh[:, :, :, None] - wsh[:, :, None, :]).max()
+    return mu
+
+
+@pytest.mark.parametrize("weights", [cost.DEFAULT_WEIGHTS, (0.5, 0.2, 0.3), (1.0, 0.0, 0.0)])
+def test_penalty_coefficients_equal_the_rule_by_broadcasting(weights):
+    for s in (make_scenario(1), _negative_price(make_scenario(2)), make_scenario(3, I=3, J=4, K=2, T=5, R=2)):
+        coef = cost.coefficients(s)
+        np.testing.assert_array_equal(penalty_coefficients(coef, weights, 1.0),
+                                      _exchange_rates_by_broadcasting(coef, weights))
 
 
 def test_penalty_charges_violations_by_family():
