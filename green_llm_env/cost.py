@@ -95,7 +95,21 @@ class Coefficients:
 
 
 def coefficients(s: Scenario) -> Coefficients:
-    """Precompute the per-share coefficients of scenario ``s`` (O(T·I·K·J))."""
+    """Precompute the per-share coefficients of scenario ``s`` (O(T·I·K·J)).
+
+    Memoised on the scenario object (scenarios are immutable; the arrays returned are read-only)."""
+    hit = s.__dict__.get("_coefficients")
+    if hit is not None:
+        return hit
+    coef = _coefficients(s)
+    for name, value in vars(coef).items():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    object.__setattr__(s, "_coefficients", coef)
+    return coef
+
+
+def _coefficients(s: Scenario) -> Coefficients:
     T, I, K = s.lam.shape
     R, J = s.C.shape
     N = I * K

@@ -439,8 +439,8 @@ def exchange_rates(c_hi, c_lo, spread, resource, delay, fkw, water):
                 lo = c_lo[t, n, j]
                 for k in range(J):
                     g = c_hi[t, n, k] - lo
-                    if g < 0.0:
-                        g = 0.0
+                    if g <= 0.0:  # the rate is 0 (or -0: never above a maximum that starts at 0)
+                        continue
                     m_delay = max(m_delay, _rate(g, delay[t, n, j] - delay[t, n, k]))
                     w_all = max(w_all, _rate(g, water[t, n, j] - water[t, n, k]))
         mu[t, 1] = m_res

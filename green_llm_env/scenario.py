@@ -198,14 +198,19 @@ class Scenario:
             if arr.shape != want:
                 dims = ", ".join(a.upper() for a in spec.dims)
                 raise ValueError(f"Scenario.{name} must have shape ({dims}) = {want}; got {arr.shape}")
-            bad = ~np.isfinite(arr)
-            if bad.any():
+            if not np.isfinite(arr).all():
+                bad = ~np.isfinite(arr)
                 raise ValueError(f"Scenario.{name} must be finite; got {name}{_at(bad)} = {arr[bad][0]}")
         for name in _NONNEGATIVE:
-            _check(name, getattr(self, name), getattr(self, name) < 0, ">= 0")
+            arr = getattr(self, name)
+            if arr.min() < 0:
+                _check(name, arr, arr < 0, ">= 0")
         for name in _POSITIVE:
-            _check(name, getattr(self, name), getattr(self, name) <= 0, "> 0")
-        _check("PUE", self.PUE, self.PUE < 1, ">= 1")
+            arr = getattr(self, name)
+            if arr.min() <= 0:
+                _check(name, arr, arr <= 0, "> 0")
+        if self.PUE.min() < 1:
+            _check("PUE", self.PUE, self.PUE < 1, ">= 1")
         if not (math.isfinite(self.Z) and self.Z >= 0):
             raise ValueError(f"Scenario.Z (water budget, L) must be finite and >= 0; got {self.Z}")
         if self.dc_names and len(self.dc_names) != sizes["J"]:
