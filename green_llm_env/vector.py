@@ -267,6 +267,9 @@ class GreenLLMVectorEnv(VectorEnv):
         a = self._actions_array(actions)
         resetting = self._prev_done
         any_reset = bool(resetting.any())
+        if any_reset:  # sub-envs that reset in this step ignore their action (as SyncVectorEnv's do)
+            a = a.copy()
+            a[resetting] = 0.0
         T = self._T
         t = np.minimum(self._t, T - 1)
         proto = self.proto

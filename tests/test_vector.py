@@ -107,14 +107,24 @@ def test_batched_env_rejects_bad_input():
     with pytest.raises(RuntimeError, match="reset"):
         vec.step(np.zeros((2, 405)))
     vec.reset(seed=0)
-    with pytest.raises(ValueError, match="NaN or inf.*env 1"):
+    for _ in range(23):
+        vec.step(np.zeros((2, 405)))
+    t, water = vec.t, vec.water_left_l
+    with pytest.raises(ValueError, match="NaN or inf.*env 1, flat index 7"):
         a = np.zeros((2, 405))
         a[1, 7] = np.nan
         vec.step(a)
+    np.testing.assert_array_equal(vec.t, t)  # a refused step changes nothing, at the last hour too
+    np.testing.assert_array_equal(vec.water_left_l, water)
+    vec.step(np.zeros((2, 405)))  # the last hour: both episodes end
+    a = np.zeros((2, 405))
+    a[0, 3] = np.inf
+    vec.step(a)  # both sub-envs reset in this step and ignore their action, as SyncVectorEnv's do
     with pytest.raises(ValueError, match=r"shape.*\(405,\)"):
         vec.step(np.zeros(405))
     for kw, match in [({"num_envs": 0}, "num_envs.*0"), ({"render_mode": "ansi"}, "render_mode.*ansi"),
-                      ({"max_episode_steps": 0}, "max_episode_steps.*0"), ({"weights": (1, 1, 1)}, "weights")]:
+                      ({"max_episode_steps": 0}, "max_episode_steps.*0"), ({"weights": (1, 1, 1)}, "weights"),
+                      ({"threads": 0}, "threads.*0"), ({"threads": 1.5}, "threads.*1.5")]:
         with pytest.raises(ValueError, match=match):
             GreenLLMVectorEnv(**kw)
 
