@@ -63,10 +63,9 @@ def penalty_coefficients(coef: cost.Coefficients, weights: Sequence[float],
     a = w[2] * cost.delay_usd_per_share(coef)
     c_hi = a + np.maximum(gp, 0.0)[:, None, :] * fkw
     c_lo = a + np.minimum(gp, 0.0)[:, None, :] * fkw
-    spread = np.maximum(c_hi.max(-1) - c_lo.min(-1), 0.0)  # (T, N)
     f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    mu = kernels.exchange_rates(f64(c_hi), f64(c_lo), f64(spread), f64(coef.resource), f64(coef.delay_s),
-                                f64(fkw), f64(cost.water_l_per_share(coef)))
+    mu = kernels.exchange_rates(f64(c_hi), f64(c_lo), f64(coef.resource), f64(coef.delay_s), f64(fkw),
+                                f64(cost.water_l_per_share(coef)))
     return factor * mu
 
 

@@ -408,19 +408,25 @@ def step_batch_parallel(threads: int, flat, rows, pen, a, left, mode: int, tempe
 
 # ------------------------------------------------------------------------------ penalty coefficients
 @nb.njit(**_JIT)
-def _rate(num: float, den: float) -> float:
-    return num / den if den > 0.0 else 0.0
+def _raise_to(m: float, num: float, den: float) -> float:
+    """max(m, num / den) for num > 0, den > 0 (m >= 0); the division only where it may raise m."""
+    if num > m * den * (1.0 - 1e-12):
+        r = num / den
+        if r > m:
+            return r
+    return m
 
 
 @nb.njit(**_JIT)
-def exchange_rates(c_hi, c_lo, spread, resource, delay, fkw, water):
+def exchange_rates(c_hi, c_lo, resource, delay, fkw, water):
     """The largest exchange rates of `green_llm_env.env.penalty_coefficients`, (T, 5) (allocation column 0).
 
-    Args: per-share costs ``c_hi``, ``c_lo`` (T, N, J) $, ``spread`` (T, N) $, ``resource`` (T, N, R) units,
-    ``delay`` (T, N, J) s, ``fkw`` (T, N, J) kW, ``water`` (T, N, J) L. With ``gain(j <- j') = max(c_hi[j'] -
-    c_lo[j], 0)``: resource ``max spread / resource``, delay ``max gain / (delay[j] - delay[j'])`` over
-    delay[j] > delay[j'], grid ``max spread / fkw`` (per hour), and water the same as delay with litres, over
-    the whole horizon (one value, in every row).
+    Args: per-share costs ``c_hi``, ``c_lo`` (T, N, J) $, ``resource`` (T, N, R) units, ``delay`` (T, N, J) s,
+    ``fkw`` (T, N, J) kW, ``water`` (T, N, J) L. With ``spread = max(max_j c_hi - min_j c_lo, 0)`` and
+    ``gain(j <- j') = max(c_hi[j'] - c_lo[j], 0)``: resource ``max spread / resource``, delay ``max gain /
+    (delay[j] - delay[j'])`` over delay[j] > delay[j'], grid ``max spread / fkw`` (per hour), and water the
+    same as delay with litres, over the whole horizon (one value, in every row). Ratios with a zero or
+    negative denominator count as 0.
     """
     T, N, J = c_hi.shape
     R = resource.shape[2]
@@ -431,18 +437,33 @@ def exchange_rates(c_hi, c_lo, spread, resource, delay, fkw, water):
         m_delay = 0.0
         m_grid = 0.0
         for n in range(N):
-            sp = spread[t, n]
-            for r in range(R):
-                m_res = max(m_res, _rate(sp, resource[t, n, r]))
+            hi = c_hi[t, n, 0]
+            lo = c_lo[t, n, 0]
+            for j in range(1, J):
+                hi = max(hi, c_hi[t, n, j])
+                lo = min(lo, c_lo[t, n, j])
+            sp = hi - lo
+            if sp > 0.0:
+                for r in range(R):
+                    if resource[t, n, r] > 0.0:
+                        m_res = _raise_to(m_res, sp, resource[t, n, r])
+                for j in range(J):
+                    if fkw[t, n, j] > 0.0:
+                        m_grid = _raise_to(m_grid, sp, fkw[t, n, j])
             for j in range(J):
-                m_grid = max(m_grid, _rate(sp, fkw[t, n, j]))
-                lo = c_lo[t, n, j]
+                cl = c_lo[t, n, j]
+                dj = delay[t, n, j]
+                wj = water[t, n, j]
                 for k in range(J):
-                    g = c_hi[t, n, k] - lo
-                    if g <= 0.0:  # the rate is 0 (or -0: never above a maximum that starts at 0)
+                    g = c_hi[t, n, k] - cl
+                    if g <= 0.0:
                         continue
-                    m_delay = max(m_delay, _rate(g, delay[t, n, j] - delay[t, n, k]))
-                    w_all = max(w_all, _rate(g, water[t, n, j] - water[t, n, k]))
+                    dd = dj - delay[t, n, k]
+                    if dd > 0.0:
+                        m_delay = _raise_to(m_delay, g, dd)
+                    dw = wj - water[t, n, k]
+                    if dw > 0.0:
+                        w_all = _raise_to(w_all, g, dw)
         mu[t, 1] = m_res
         mu[t, 2] = m_delay
         mu[t, 3] = m_grid
@@ -478,6 +499,6 @@ def warm_up() -> float:
                 np.empty((1, R + 1, J)), np.empty((1, J)), np.empty((1, J)), np.empty((1, N)), np.empty((1, J)))
     penalty_batch(np.zeros((1, N_FAMILIES)), pen[:1], np.empty(1))
     z = np.zeros((1, N, J))
-    exchange_rates(z, z, np.zeros((1, N)), np.zeros((1, N, R)), z, z, z)
+    exchange_rates(z, z, np.zeros((1, N, R)), z, z, z)
     return time.perf_counter() - t0
 
