@@ -242,7 +242,7 @@ class HourTables:
 
 def hour_tables(coef: Coefficients, weights: Sequence[float] = DEFAULT_WEIGHTS) -> HourTables:
     """`HourTables` of every hour of ``coef`` (leading axis T) for ``weights`` (not re-checked)."""
-    T, J, N, R = coef.T, coef.J, coef.N, coef.R
+    T = coef.T
     w = np.asarray(weights, np.float64).reshape(3)
     per_t = lambda a: np.broadcast_to(a, (T,) + np.shape(a))  # noqa: E731
     return HourTables.from_fields(
