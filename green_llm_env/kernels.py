@@ -12,8 +12,8 @@ are SIMD loops (the simplex projection sorts with a sorting network, column by c
 - `penalty`: the constraint penalty of one element; `step_batch`: action map, `hour_element` and penalty
   fused, what both environments' step calls.
 
-Compiled on first use and cached on disk (``cache=True``): the first import on a machine compiles for a few
-seconds, later processes load the cache in well under a second.
+Each kernel compiles on first use and is cached on disk (``cache=True``): about 40 s for all of them on a
+2-core machine (`warm_up`, which ``./run.sh`` calls first), then later processes load them in under a second.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["warm_up", "MAP_GIVEN", "MAP_PROJECT", "MAP_SOFTMAX", "N_FAMILIES", "N_NUMBERS", "hour_element", "layout",
-           "exchange_rates", "map_rows", "penalty", "penalty_batch", "step_batch", "step_batch_parallel",
-           "terms_batch"]
+__all__ = ["CHUNK", "MAP_GIVEN", "MAP_PROJECT", "MAP_SOFTMAX", "N_FAMILIES", "N_NUMBERS", "exchange_rates",
+           "hour_element", "layout", "map_rows", "penalty", "penalty_batch", "step_batch", "step_batch_parallel",
+           "terms_batch", "warm_up"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -51,7 +51,8 @@ def layout(R: int, N: int, J: int) -> tuple:
 # --------------------------------------------------------------------------------------- action maps
 @nb.njit(**_JIT)
 def _load_transposed(a, U, off: int) -> bool:
-    """``U[j, off + n] = a[n, j]`` as float64 for rows ``a`` (M, J); False if any entry is NaN or inf."""
+    """``U[j, off + n] = a[n, j]`` as float64 for rows ``a`` (M, J) (actions, or shares); False if any entry
+    is NaN or inf."""
     M, J = a.shape
     ok = True
     for n in range(M):
@@ -61,6 +62,15 @@ def _load_transposed(a, U, off: int) -> bool:
             if not math.isfinite(v):
                 ok = False
     return ok
+
+
+@nb.njit(**_JIT)
+def _store_rows(XT, off: int, x) -> None:
+    """``x[n, j] = XT[j, off + n]`` for the rows of ``x`` (M, J): columns back to rows."""
+    M, J = x.shape
+    for n in range(M):
+        for j in range(J):
+            x[n, j] = XT[j, off + n]
 
 
 @nb.njit(**_JIT)
@@ -167,10 +177,8 @@ def map_rows(a, softmax: bool, temperature: float, net):
             ok = False
             continue
         _map_columns(U, softmax, temperature, net, S, XT, v1, v2, dd)
-        for n in range(B):
-            d2[b0 + n] = dd[n]
-            for j in range(J):
-                x[b0 + n, j] = XT[j, n]
+        d2[b0:b1] = dd
+        _store_rows(XT, 0, x[b0:b1])
     return x, d2, ok
 
 
@@ -288,9 +296,7 @@ def terms_batch(flat, rows, x, left, nonnegative: bool, R: int, nums, viol, use,
     work = np.empty((2, N))
     for e in range(E):
         xe = x[e]
-        for n in range(N):
-            for j in range(J):
-                xt[j, n] = xe[n, j]
+        _load_transposed(xe, xt, 0)
         hour_element(flat[rows[e]], xe, xt, 0, left[e], nonnegative, R, use[e], fac[e], grid[e], delay[e], wdc[e],
                      nums[e], viol[e], work)
 
@@ -341,11 +347,7 @@ def _step_range(e0: int, e1: int, flat, rows, pen, a, left, mode: int, temperatu
             U, S, XT, v1, v2, dd = _buffers(J, B)
         if mode == MAP_GIVEN:
             for e in range(c0, c1):
-                xe = x_out[e]
-                off = (e - c0) * N
-                for n in range(N):
-                    for j in range(J):
-                        XT[j, off + n] = xe[n, j]
+                _load_transposed(x_out[e], XT, (e - c0) * N)
         else:
             for e in range(c0, c1):
                 if not _load_transposed(a[e], U, (e - c0) * N):
@@ -361,9 +363,7 @@ def _step_range(e0: int, e1: int, flat, rows, pen, a, left, mode: int, temperatu
                     d2 += dd[off + n]
                 dist[e] = math.sqrt(d2)
                 x = x_out[e] if keep_x else xs
-                for n in range(N):
-                    for j in range(J):
-                        x[n, j] = XT[j, off + n]
+                _store_rows(XT, off, x)
             r = rows[e]
             ne = nums[e]
             ve = viol[e]
