@@ -167,14 +167,9 @@ NUMBERS = ("cost_weighted", "energy_usd", "carbon_usd", "delay_usd", "total_usd"
            "grid_kwh")
 """Columns of the numbers `hour_terms` returns, in that order (weighted $, $, $, $, $, kg, L, kWh)."""
 
-HOUR_FIELDS = ("QT", "DT", "rho", "dcap", "price", "carbon", "theta", "wlpk", "gp", "ren", "cap", "pue",
-               "capacity", "sd")
+HOUR_FIELDS = kernels.FIELDS
 """The fields of `HourTables`, in the order of their flat row (each with a leading axis: hours, or batch
 elements once gathered)."""
-
-
-def _field_shapes(R: int, N: int, J: int) -> tuple[tuple[int, ...], ...]:
-    return ((R + 1, N), (J, N), (N,), (N,)) + ((J,),) * kernels.J_VECTORS + ((R, J), (1,))
 
 
 @dataclass(frozen=True, eq=False)
@@ -211,13 +206,8 @@ class HourTables:
     def __getattr__(self, name: str) -> np.ndarray:
         if name not in HOUR_FIELDS:
             raise AttributeError(f"HourTables has no field {name!r}")
-        at = 0
-        for f, shape in zip(HOUR_FIELDS, _field_shapes(self.R, self.N, self.J)):
-            size = int(np.prod(shape))
-            if f == name:
-                return self.flat[:, at:at + size].reshape((-1,) + shape)
-            at += size
-        raise AssertionError(name)
+        where, shape = kernels.field_slices(self.R, self.N, self.J)[name]
+        return self.flat[:, where].reshape((-1,) + shape)
 
     @property
     def negative_price(self) -> bool:
@@ -232,8 +222,10 @@ class HourTables:
         R1, N = fields["QT"].shape[-2:]
         J = fields["DT"].shape[-2]
         rows = fields["QT"].shape[0]
-        return cls(np.concatenate([np.asarray(fields[f], np.float64).reshape(rows, -1) for f in HOUR_FIELDS],
-                                  axis=1), R1 - 1, N, J)
+        flat = np.empty((rows, kernels.layout(R1 - 1, N, J)[-1]))
+        for f, (where, shape) in kernels.field_slices(R1 - 1, N, J).items():
+            flat[:, where] = np.broadcast_to(fields[f], (rows,) + shape).reshape(rows, -1)
+        return cls(flat, R1 - 1, N, J)
 
     def take(self, index: np.ndarray | slice) -> "HourTables":
         """The tables gathered along the leading axis (an int array of hours, or a slice)."""

@@ -23,8 +23,8 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["CHUNK", "MAP_GIVEN", "MAP_PROJECT", "MAP_SOFTMAX", "N_FAMILIES", "N_NUMBERS", "exchange_rates",
-           "hour_element", "layout", "map_rows", "penalty", "penalty_batch", "step_batch", "step_batch_parallel",
+__all__ = ["CHUNK", "FIELDS", "MAP_GIVEN", "MAP_PROJECT", "MAP_SOFTMAX", "N_FAMILIES", "N_NUMBERS", "exchange_rates",
+           "field_slices", "hour_element", "layout", "map_rows", "penalty", "penalty_batch", "step_batch", "step_batch_parallel",
            "terms_batch", "warm_up"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
@@ -34,10 +34,15 @@ N_NUMBERS = 8  # cost.NUMBERS
 J_VECTORS = 8  # price, carbon $/kWh, kg/kWh, L/kWh, weighted grid price, renewables kW, grid cap kW, PUE
 
 
+FIELDS = ("QT", "DT", "rho", "dcap", "price", "carbon", "theta", "wlpk", "gp", "ren", "cap", "pue", "capacity",
+          "sd")
+"""The fields of one hour's flat table row, in order (`field_slices` gives their places and shapes)."""
+
+
 @nb.njit(**_JIT)
 def layout(R: int, N: int, J: int) -> tuple:
-    """Offsets in one hour's flat table row (see `cost.HourTables`) of ``(QT (1+R, N), DT (J, N), rho (N),
-    dcap (N), the J-vectors (8, J), capacity (R, J), sigma_d (1))``, then the row width."""
+    """Offsets in one hour's flat table row (`FIELDS`) of ``(QT (1+R, N), DT (J, N), rho (N), dcap (N), the
+    J-vectors price..pue (8, J), capacity (R, J), sd (1))``, then the row width."""
     o_qt = 0
     o_d = o_qt + (R + 1) * N
     o_rho = o_d + J * N
@@ -46,6 +51,15 @@ def layout(R: int, N: int, J: int) -> tuple:
     o_cap = o_j + J_VECTORS * J
     o_sd = o_cap + R * J
     return o_qt, o_d, o_rho, o_dcap, o_j, o_cap, o_sd, o_sd + 1
+
+
+def field_slices(R: int, N: int, J: int) -> dict[str, tuple[slice, tuple[int, ...]]]:
+    """``{field: (slice of the flat row, shape)}`` for `FIELDS`, from `layout`."""
+    o_qt, o_d, o_rho, o_dcap, o_j, o_cap, o_sd, width = layout(R, N, J)
+    places = [(o_qt, (R + 1, N)), (o_d, (J, N)), (o_rho, (N,)), (o_dcap, (N,))]
+    places += [(o_j + q * J, (J,)) for q in range(J_VECTORS)]
+    places += [(o_cap, (R, J)), (o_sd, (1,))]
+    return {f: (slice(at, at + math.prod(shape)), shape) for f, (at, shape) in zip(FIELDS, places)}
 
 
 # --------------------------------------------------------------------------------------- action maps
