@@ -18,7 +18,7 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["ACTION_MODES", "map_actions", "network", "project_batch", "project_simplex", "softmax",
+__all__ = ["ACTION_MODES", "map_actions", "network", "project_simplex", "softmax",
            "sorting_network", "to_allocation"]
 
 ACTION_MODES = ("project", "softmax")
@@ -105,17 +105,6 @@ def project_simplex(a: np.ndarray) -> np.ndarray:
 def softmax(a: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Row-wise softmax of ``a / temperature`` (float64, same shape); ``temperature`` > 0."""
     return map_actions(a, "softmax", temperature)[0]
-
-
-def project_batch(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`project_simplex` of a batch ``a`` (E, ..., J) of any float dtype, plus two by-products.
-
-    Returns ``(x, row_sums, distance)``: shares (E, ..., J) float64, their row sums (E, ...) and the
-    Euclidean distance between each env's action and its shares (E,).
-    """
-    x, d2 = map_actions(a, "project")
-    E = x.shape[0]
-    return x, x.sum(-1), np.sqrt(d2.reshape(E, -1).sum(-1))
 
 
 def to_allocation(action: np.ndarray, mode: str = "project", temperature: float = 1.0) -> np.ndarray:
