@@ -1,4 +1,4 @@
-"""Score policies by their oracle gap on held-out scenarios of GreenLLM-v0.
+"""Score policies by their oracle gap on held-out scenarios of GreenLLM-v1 (``--env GreenLLM-v0``: the letter's env).
 
 Usage::
 
@@ -55,7 +55,8 @@ import numpy as np
 
 from baselines.policy import parse_value
 
-ENV_ID = "green_llm_env:GreenLLM-v0"
+ENV_ID = "GreenLLM-v1"
+"""The default env (``--env``); a trained agent plays the env it was trained on (its ``env_id``)."""
 COLUMNS = ("policy", "seed", "cost_weighted", "total", "energy", "carbon", "delay", "emissions_kg", "water_l",
            "penalty", "violations", "oracle_cost_weighted", "gap_pct")
 HOURLY_COLUMNS = ("policy", "seed", "hour", "cost_weighted", "energy", "carbon", "delay", "penalty",
@@ -79,6 +80,7 @@ class Config:
     seeds: list[int]
     out: str
     weights: tuple[float, float, float] = (1 / 3, 1 / 3, 1 / 3)
+    env: str = ENV_ID
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     gen_kwargs: dict[str, Any] = field(default_factory=dict)
     traces: str | None = None
@@ -90,7 +92,7 @@ class Config:
 
     def identity(self) -> dict[str, Any]:
         """The fields that fix each (policy, seed) row's value."""
-        return {"weights": list(self.weights), "env_kwargs": self.env_kwargs, "gen_kwargs": self.gen_kwargs,
+        return {"weights": list(self.weights), "env": self.env, "env_kwargs": self.env_kwargs, "gen_kwargs": self.gen_kwargs,
                 "traces": str(Path(self.traces).resolve()) if self.traces else None, "start": self.start}
 
 
@@ -136,6 +138,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--weights", default=None, help="objective weights e,c,d (default 1/3 each)")
     p.add_argument("--traces", default=None, help="folder with the 2024 carbon traces (real carbon intensity)")
     p.add_argument("--start", default=None, help="UTC start hour with --traces, e.g. 2024-06-01T00")
+    p.add_argument("--env", default=ENV_ID,
+                   help=f"env id the baselines play (default {ENV_ID}; GreenLLM-v0: the letter's partially "
+                        "observed env); trained agents play the env they were trained on")
     p.add_argument("--env-kwargs", nargs="*", default=None, metavar="K:V", help="GreenLLMEnv keyword arguments")
     p.add_argument("--gen-kwargs", nargs="*", default=None, metavar="K:V",
                    help="make_scenario keyword arguments, e.g. T:12 water_fraction:0.9")
@@ -168,7 +173,15 @@ def parse_args(argv: list[str] | None = None) -> Config:
     for bad in ("weights", "scenario"):
         if bad in env_kwargs:
             raise CliError(f"--env-kwargs may not set {bad!r} (use --weights; scenarios come from --seeds)")
+    env = a.env.split(":", 1)[-1]
+    import gymnasium as gym
+    import green_llm_env  # noqa: F401  (registers the ids)
+
+    if env not in gym.registry or not env.startswith("GreenLLM"):
+        known = sorted(k for k in gym.registry if k.startswith("GreenLLM"))
+        raise CliError(f"--env must be one of {known}; got {a.env!r}")
     return Config(policies=policies, seeds=parse_seeds(a.seeds), out=a.out, weights=tuple(float(w) for w in weights),
+                  env=env,
                   env_kwargs=env_kwargs, gen_kwargs=parse_kv(a.gen_kwargs, "--gen-kwargs"), traces=a.traces,
                   start=(a.start or "2024-01-01T00") if a.traces else None, workers=a.workers,
                   imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress)
@@ -210,14 +223,21 @@ class Runner:
     def env_kwargs(self, spec: str) -> dict[str, Any]:
         return {**self.cfg.env_kwargs, **dict(getattr(self.policies[spec], "env_kwargs", None) or {})}
 
+    def env_id(self, spec: str) -> str:
+        """The env a policy plays: a trained agent's own (``env_id``), else ``--env``."""
+        return getattr(self.policies[spec], "env_id", None) or self.cfg.env
+
     def env_for(self, spec: str, scenario) -> Any:
         import gymnasium as gym
 
         kwargs = self.env_kwargs(spec)
-        key = json.dumps(kwargs, sort_keys=True, default=str) + f"|T={scenario.T}"
+        env_id = self.env_id(spec)
+        key = env_id + json.dumps(kwargs, sort_keys=True, default=str) + f"|T={scenario.T}"
         if key not in self.envs:
-            self.envs[key] = gym.make(ENV_ID, scenario=scenario, weights=self.cfg.weights,
-                                      max_episode_steps=scenario.T, **kwargs)
+            # v0 is registered with a 24-step TimeLimit: stretch it to the scenario's T; v1 ends at T itself
+            limit = {"max_episode_steps": scenario.T} if gym.spec(env_id).max_episode_steps is not None else {}
+            self.envs[key] = gym.make(f"green_llm_env:{env_id}", scenario=scenario, weights=self.cfg.weights,
+                                      **limit, **kwargs)
         return self.envs[key]
 
     def episode(self, spec: str, scenario, seed: int) -> tuple[dict[str, float], list[dict[str, Any]]]:
@@ -342,6 +362,14 @@ def bootstrap_ci(x: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: i
     return float(lo), float(hi)
 
 
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean: the mean of the middle 50% (``int(0.25 n)`` values trimmed from each end; as
+    ``scipy.stats.trim_mean(x, 0.25)`` and rliable's IQM)."""
+    x = np.sort(np.asarray(x, np.float64).reshape(-1))
+    cut = int(0.25 * x.size)
+    return float(x[cut:x.size - cut].mean())
+
+
 def _f(x: float, digits: int = 3) -> str:
     """Fixed-point text without a negative zero ("-0.000" -> "0.000")."""
     text = f"{x:.{digits}f}"
@@ -373,15 +401,19 @@ def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict
         f"({'traces ' + str(cfg.traces) + ' from ' + str(cfg.start) if cfg.traces else 'synthetic generator'}"
         f"{', generator ' + json.dumps(cfg.gen_kwargs) if cfg.gen_kwargs else ''})",
         f"- weights (energy, carbon, delay): {tuple(round(w, 6) for w in cfg.weights)}",
+        f"- env: {cfg.env}"
+        + "".join(f"; {p} plays {m['env']}" for p, m in sorted(meta.items())
+                  if p in tab and m.get("env") and m["env"] != cfg.env),
         f"- env kwargs: {json.dumps(cfg.env_kwargs) if cfg.env_kwargs else 'defaults'}"
         + "".join(f"; {p} plays with {json.dumps(m['env_kwargs'])}" for p, m in sorted(meta.items())
                   if p in tab and m.get("env_kwargs") and m["env_kwargs"] != cfg.env_kwargs),
         "- gap = (cost_weighted + penalty - oracle objective) / oracle objective, in %; "
-        "95% CI: percentile bootstrap of the mean (4000 resamples, seed 0); steps charged: mean number of hours "
+        "95% CI: percentile bootstrap of the mean (4000 resamples, seed 0); IQM: mean of the middle 50% of seeds; "
+        "steps charged: mean number of hours "
         "per episode charged a penalty (a constraint violated beyond round-off)", "",
-        "| policy | kind | n | mean gap % | median gap % | 95% CI of mean % | min gap % | max gap % "
+        "| policy | kind | n | mean gap % | median gap % | 95% CI of mean % | IQM gap % | min gap % | max gap % "
         "| mean cost_weighted $ | mean penalty $ | steps charged |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     stats: dict[str, dict[str, float]] = {}
     for p in order:
@@ -391,6 +423,7 @@ def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict
         stats[p] = {"mean": float(g.mean()), "median": float(np.median(g)), "lo": lo, "hi": hi, "n": g.size}
         kind = meta.get(p, {}).get("kind", "other")
         lines.append(f"| {p} | {kind} | {g.size} | {_f(g.mean())} | {_f(np.median(g))} | [{_f(lo)}, {_f(hi)}] | "
+                     f"{_f(iqm(g))} | "
                      f"{_f(g.min(), 4)} | {_f(g.max())} | {_f(d['cost_weighted'].mean())} | "
                      f"{_f(d['penalty'].mean())} | {_f(d['violations'].mean(), 2)} |")
     lines += ["", "## Where the gap comes from", "",
@@ -541,7 +574,8 @@ def run(cfg: Config) -> int:
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     for spec, pol in runner.policies.items():
         kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
-        meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env_kwargs": runner.env_kwargs(spec)}
+        meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env": runner.env_id(spec),
+                                  "env_kwargs": runner.env_kwargs(spec)}
     write_json_atomic(meta_path, meta)
 
     rows = read_csv(out / "results.csv", COLUMNS)

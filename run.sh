@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # green-llm-env: the two README commands.
-#   ./run.sh         the main job: install if needed, then the short end-to-end demo
-#                    (oracle tables, sensitivity plots, baselines, a brief PPO training, oracle-gap table, plots)
+#   ./run.sh         the main job: install if needed, then the short end-to-end demo (oracle tables,
+#                    sensitivity plots, a brief training of the hybrid agent, the oracle-gap table of the
+#                    baselines, that agent and the shipped agents of rl-trained-agents/, plots)
 #   ./run.sh test    install if needed, then the test suite (the command CI runs)
-# Environment: VENV (default .venv), DEMO_OUT (default runs/demo-<time>), PPO_STEPS, EVAL_SEEDS, PYTEST_ARGS.
+# Environment: VENV (default .venv), DEMO_OUT (default runs/demo-<time>), HYBRID_STEPS, EVAL_SEEDS, PYTEST_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${VENV:-.venv}
@@ -54,16 +55,18 @@ run_demo() {
     "$PY" -m baselines.oracle tables --scenario "$ref" --json > "$out/tables.json"
     echo "== 2/4 sensitivity sweeps (Figs. 2-4)"
     "$PY" -m baselines.sweep --scenario "$ref" --out "$out/sweep"
-    if [ -f train.py ] && [ -f evaluate.py ]; then
-        echo "== 3/4 brief PPO training"
-        "$PY" train.py --algo ppo -n "${PPO_STEPS:-60000}" --seed 0 -f "$out/logs" -v 0
-        local run_dir
-        run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-v0_* | sort -V | tail -n 1)
-        echo "== 4/4 oracle gap of every policy on held-out seeds"
-        "$PY" evaluate.py --policies "oracle,mpc,mpc_noisy,myopic,uniform,nearest,cheapest,greenest,renewable_first,ppo=$run_dir" \
-            --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
-        cat "$out/eval/summary.md"
-    fi
+    echo "== 3/4 brief training of the hybrid agent (PPO choosing the hourly water price; about a minute)"
+    "$PY" train.py --algo ppo --env GreenLLM-hybrid-v1 -n "${HYBRID_STEPS:-6000}" --seed 0 -f "$out/logs" -v 0 \
+        --eval-freq 0 --no-progress-bar
+    local run_dir policies
+    run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-hybrid-v1_* | sort -V | tail -n 1)
+    policies="oracle,mpc,mpc_noisy,myopic,uniform,nearest,cheapest,greenest,renewable_first,ppo_brief=$run_dir"
+    for shipped in rl-trained-agents/ppo/GreenLLM-hybrid-v1_1:ppo_hybrid rl-trained-agents/ppo/GreenLLM-v1_1:ppo_raw; do
+        if [ -d "${shipped%%:*}" ]; then policies="$policies,${shipped##*:}=${shipped%%:*}"; fi
+    done
+    echo "== 4/4 oracle gap of every policy (and the shipped agents) on held-out seeds"
+    "$PY" evaluate.py --policies "$policies" --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
+    cat "$out/eval/summary.md"
     echo "== done: results and plots in $out"
 }
 

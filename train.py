@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-DEFAULT_ENV = "GreenLLM-v0"
+DEFAULT_ENV = "GreenLLM-v1"
 DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
 # Arguments that define the run and cannot change on --resume (its saved values are used).
 _FIXED_ON_RESUME = ("algo", "env", "seed", "n_envs", "vec", "env_kwargs", "hyperparams", "conf_file", "log_folder",
@@ -119,6 +119,19 @@ def resolve_env_id(env: str) -> str:
     if ":" in env or env in gym.registry:
         return env
     return f"green_llm_env:{env}"
+
+
+def has_native_vector(env_id: str) -> bool:
+    """Whether the env id is registered with a natively batched version (GreenLLM-v0 is; v1 is not)."""
+    import gymnasium as gym
+
+    module, _, name = env_id.rpartition(":")
+    if module:
+        __import__(module)  # registers its ids
+    try:
+        return gym.spec(name).vector_entry_point is not None
+    except gym.error.Error:
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -192,7 +205,7 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
 
 def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int) -> Any:
     """The natively batched env of ``green_llm_env.vector`` behind its SB3 ``VecEnv`` adapter."""
-    if not env_id.split(":")[-1].startswith("GreenLLM"):
+    if not has_native_vector(env_id):
         raise SystemExit(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
     try:
         from green_llm_env import vector
@@ -275,8 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     seed = int(args["seed"])
-    if not args.get("vec"):  # native batched env unless a per-env wrapper (residual) is configured
-        args["vec"] = "dummy" if settings["residual"] else "native"
+    if not args.get("vec"):  # native batched env where the env has one, unless a per-env wrapper is configured
+        args["vec"] = "dummy" if settings["residual"] or not has_native_vector(env_id) else "native"
     if settings["residual"] and args["vec"] == "native":
         parser.error(f"residual={settings['residual']!r} needs per-env wrappers: use --vec dummy or subproc")
     args.update(n_envs=n_envs, n_timesteps=int(total), env=key)

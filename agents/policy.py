@@ -34,7 +34,7 @@ from .registry import ALGOS, RunLayout, canonical_name
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
            "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
            "ShieldVecEnv", "TrainedPolicy", "WaterShield", "dc_features", "feature_size",
-           "load_trained_policy", "resolve_model_files", "training_env_kwargs"]
+           "load_trained_policy", "resolve_model_files", "training_env_id", "training_env_kwargs"]
 
 OBS_FEATURES = ("dc",)
 """Optional agent-side observation features (``obs_features`` in hyperparams/<algo>.yml):
@@ -372,6 +372,17 @@ def training_env_kwargs(model_path: str | Path) -> dict[str, Any]:
     return {k: v for k, v in (args.get("env_kwargs") or {}).items() if k in POLICY_ENV_KWARGS}
 
 
+def training_env_id(model_path: str | Path) -> str:
+    """The env id the run that wrote ``model_path`` trained on (``args.yml``'s ``env``; GreenLLM-v0 for runs
+    made before GreenLLM-v1, whose args.yml may lack it)."""
+    layout = RunLayout.find(str(Path(model_path).parent))
+    args: dict[str, Any] = {}
+    if layout.args.is_file():
+        with open(layout.args) as fh:
+            args = yaml.safe_load(fh) or {}
+    return str(args.get("env") or layout.env_key or "GreenLLM-v0").split(":", 1)[-1]
+
+
 def training_config(model_path: str | Path) -> dict[str, Any]:
     """The resolved hyperparameters (``<env>/config.yml``) of the run that wrote ``model_path`` ({} if none)."""
     layout = RunLayout.find(str(Path(model_path).parent))
@@ -414,6 +425,7 @@ class TrainedPolicy:
         self._shield = WaterShield() if shield else None
         self.kind = "learned"
         self.env_kwargs: dict[str, Any] = {}
+        self.env_id: str | None = None  # the env it was trained on (set by `load`); evaluate.py plays it there
         self.recurrent = isinstance(model, ALGOS["recurrentppo"])
         self._state: Any = None
         self._episode_start = True
@@ -440,6 +452,7 @@ class TrainedPolicy:
                      residual_scale=config.get("residual_scale", 0.5), shield=config.get("shield"),
                      action_groups=config.get("action_groups"))
         policy.env_kwargs = training_env_kwargs(model_path)
+        policy.env_id = training_env_id(model_path)
         return policy
 
     def reset(self, env: Any = None) -> None:
@@ -492,7 +505,8 @@ class TrainedPolicy:
 def load_trained_policy(path: str, name: str | None = None, **kwargs: Any) -> TrainedPolicy:
     """Loader for baselines' policy registry (``ppo=logs/ppo/GreenLLM-v0_1``): ``path`` is a run folder or a
     model zip. Keyword options ``device``, ``which`` ("final"/"best") and ``deterministic`` are used; any
-    other keyword (options evaluate.py passes to every policy) is ignored. The policy's ``env_kwargs`` are
-    the ``--env-kwargs`` it was trained with, so evaluate.py builds a matching environment."""
+    other keyword (options evaluate.py passes to every policy) is ignored. The policy's ``env_id`` and
+    ``env_kwargs`` are the env and the ``--env-kwargs`` it was trained with, so evaluate.py builds a matching
+    environment."""
     known = {k: v for k, v in kwargs.items() if k in ("device", "which", "deterministic")}
     return TrainedPolicy.load(path, name=name, **known)

@@ -301,10 +301,15 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version. GreenLLM-v1 (`green_llm_env.env_v1.GreenLLMEnvV1`) is the fully observed
+      successor: a Markov observation, a feasibility guard by default, penalty rates from the LP's duals and
+      termination at the scenario's horizon. v0 stays as it is (the letter's state alone: the observation
+      hides PUE, water intensity, capacities, delays and caps, which the generator redraws every episode),
+      so that published numbers stay valid.
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    constraint_modes: tuple[str, ...] = CONSTRAINT_MODES
 
     def __init__(self, scenario: Scenario | None = None, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
                  forecast_hours: int = 0, forecast_noise: float = 0.0, action_mode: str = "project",
@@ -319,8 +324,8 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"action_mode must be one of {ACTION_MODES}; got {action_mode!r}")
         self.action_mode = action_mode
         self.temperature = _check_float("temperature", temperature, 0.0, strict=True)
-        if constraint_mode not in CONSTRAINT_MODES:
-            raise ValueError(f"constraint_mode must be one of {CONSTRAINT_MODES}; got {constraint_mode!r}")
+        if constraint_mode not in self.constraint_modes:
+            raise ValueError(f"constraint_mode must be one of {self.constraint_modes}; got {constraint_mode!r}")
         self.constraint_mode = constraint_mode
         self.reward_scale = _check_float("reward_scale", reward_scale, 0.0, strict=True)
         self.penalty_factor = _check_float("penalty_factor", penalty_factor, 0.0, strict=False)
@@ -415,17 +420,23 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise RuntimeError("call reset() before using the environment")
 
     # ----------------------------------------------------------------------------------- reset
+    _table_tag: tuple = ()  # subclasses whose tables differ (penalty rates) add a tag to the cache keys
+
+    def _build_tables(self, s: Scenario, key: Any = None) -> ScenarioTables:
+        """`ScenarioTables` of scenario ``s`` for this env's weights and penalty factor."""
+        return scenario_tables(s, self.weights, self.penalty_factor, key)
+
     def _tables_for(self, key: Any, build) -> ScenarioTables:
-        return cached_tables((key, tuple(self.weights.tolist()), self.penalty_factor),
-                             lambda: scenario_tables(build(), self.weights, self.penalty_factor, key))
+        return cached_tables((key, tuple(self.weights.tolist()), self.penalty_factor) + self._table_tag,
+                             lambda: self._build_tables(build(), key))
 
     def _object_tables(self, s: Scenario) -> ScenarioTables:
         """Tables of a given Scenario object, cached by identity (the cache holds the object)."""
-        key = (("object", id(s)), tuple(self.weights.tolist()), self.penalty_factor)
+        key = (("object", id(s)), tuple(self.weights.tolist()), self.penalty_factor) + self._table_tag
         tab = _CACHE.get(key)
         if tab is None or tab.scenario is not s:
             _CACHE.pop(key, None)
-            tab = cached_tables(key, lambda: scenario_tables(s, self.weights, self.penalty_factor))
+            tab = cached_tables(key, lambda: self._build_tables(s))
         return tab
 
     def _draw(self, options: dict[str, Any]) -> ScenarioTables:
@@ -473,15 +484,13 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         coef = tab.coef
         self._noise = forecast_noise_factors(self.np_random, coef.T, self.I, self.K, self.J, self.forecast_noise)
         if self._noise is None:
-            obs_key = ("obs", self.forecast_hours)
+            obs_key = ("obs", self.forecast_hours) + self._table_tag
             cache = tab.obs_cache
             table = cache.get(obs_key)
             if table is None:
-                table = cache[obs_key] = observation_table(self.layout, coef, tab.scenario.lam, tab.scenario.delta,
-                                                           tab.scenario.start_hour, None)
+                table = cache[obs_key] = self._observation_table(tab, None)
         else:
-            table = observation_table(self.layout, coef, tab.scenario.lam, tab.scenario.delta,
-                                      tab.scenario.start_hour, self._noise)
+            table = self._observation_table(tab, self._noise)
         self._obs_table = table
         self._Z = float(coef.water_budget_l)
         self._Zinv = 1.0 / self._Z if self._Z > 0 else 0.0
@@ -492,11 +501,31 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         self._ep_viol = [0.0] * 5
         self._last = None
         self._x = None
-        if self.constraint_mode == "project":
-            self._safety = safety_layer(tab)
-        obs = table[0].copy()
-        obs[self.layout.water_index] = 1.0
-        return obs, {"scenario_seed": self.scenario_seed, "water_left_l": self.water_left_l}
+        self._safety = self._corrector(tab)
+        return self._first_observation(), {"scenario_seed": self.scenario_seed, "water_left_l": self.water_left_l}
+
+    # ------------------------------------------------------------- hooks (GreenLLM-v1 overrides them)
+    def _observation_table(self, tab: ScenarioTables, noise: dict[str, np.ndarray] | None) -> np.ndarray:
+        """(T + 1, size) float32 observations of the episode's slots, water entries left to `_observe`."""
+        s = tab.scenario
+        return observation_table(self.layout, tab.coef, s.lam, s.delta, s.start_hour, noise)
+
+    def _corrector(self, tab: ScenarioTables) -> Any:
+        """What moves the mapped shares to feasible ones before the cost model (None: the penalty alone);
+        an object with ``project(x (N, J), t, water_left_l) -> x``."""
+        return safety_layer(tab) if self.constraint_mode == "project" else None
+
+    def _first_observation(self) -> np.ndarray:
+        obs = self._obs_table[0].copy()
+        obs[self._wi] = 1.0
+        return obs
+
+    def _observe(self) -> np.ndarray:
+        """The observation of slot ``self.t`` (the table row with the water entries written)."""
+        obs = self._obs_table[self.t].copy()
+        w = self.water_left_l * self._Zinv
+        obs[self._wi] = 1.0 if w > 1.0 else (w if w > 0.0 else 0.0)
+        return obs
 
     # ------------------------------------------------------------------------------------ step
     def _action_array(self, action: Any) -> np.ndarray:
@@ -573,9 +602,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             totals["violations"] = dict(zip(cost.FAMILIES, ev))
             totals["scenario_seed"] = self.scenario_seed
             info["episode_totals"] = totals
-        obs = self._obs_table[self.t].copy()
-        w = self.water_left_l * self._Zinv
-        obs[self._wi] = 1.0 if w > 1.0 else (w if w > 0.0 else 0.0)
+        obs = self._observe()
         if self.render_mode is not None:
             self._last = {"t": t, "x": x, "info": info}
         return obs, -self.reward_scale * (vals[0] + vals[8]), terminated, False, info

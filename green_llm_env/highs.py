@@ -7,7 +7,7 @@ import sys
 
 import highspy
 
-__all__ = ["silent_highs"]
+__all__ = ["pass_lp", "silent_highs"]
 
 _BANNER_SHOWN = False
 
@@ -31,3 +31,15 @@ def silent_highs() -> highspy.Highs:
         _BANNER_SHOWN = True
     h.setOptionValue("output_flag", False)
     return h
+
+
+def pass_lp(highs: highspy.Highs, lp, col_cost) -> None:
+    """Hand a `green_llm_env.constraints.LinearProgram` with objective ``col_cost`` to a HiGHS instance in one
+    call (continuous columns)."""
+    import numpy as np
+
+    status = highs.passModel(lp.num_col, lp.num_row, lp.nnz, 1, 1, 0.0, col_cost, lp.col_lower, lp.col_upper,
+                             lp.row_lower, lp.row_upper, lp.a_start, lp.a_index, lp.a_value,
+                             np.zeros(lp.num_col, np.int32))
+    if status != highspy.HighsStatus.kOk:
+        raise RuntimeError(f"HiGHS rejected the LP ({status}); this is a bug in green_llm_env.constraints")

@@ -14,9 +14,11 @@ meets every constraint of that hour (MODEL.md section 4):
   need is left, or the QP fails numerically, the layer returns the hour's least-water feasible allocation
   (an LP solved at construction); water beyond what is left is then charged by the env as a penalty.
 
-Rows come from `green_llm_env.cost` (no other cost formula here); each row is scaled by its largest
-coefficient. One QP has N·J columns and N + R·J + N + J + 1 rows (405 x 127 by default); shares that
-already meet every row (within 1e-6 on the scaled rows) skip it. A QP takes a few ms to a few tens of ms.
+Rows come from `green_llm_env.constraints` (the same rows as the oracle's LP, for hour t: columns x and P_g,
+the Hessian on x only); the least water per hour from `green_llm_env.hourly.least_water` (shared with the
+feasibility guard of GreenLLM-v1). One QP has N·J + J columns and N + 2J + 1 + R·J + N rows by default;
+shares that already meet every row (violations within what the env's penalty forgives) skip it. A QP takes
+a few ms to a few tens of ms.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import highspy
 import numpy as np
 
 from . import cost
+from .constraints import LinearProgram, build_lp
+from .guard import least_water_of
 from .highs import silent_highs
 
 __all__ = ["SafetyLayer"]
@@ -37,7 +41,7 @@ class SafetyLayer:
     """Projects hourly allocations onto the feasible set of one scenario (see the module docstring).
 
     Args:
-        tables: the `green_llm_env.env.ScenarioTables` of the scenario (only its ``coef`` is used).
+        tables: the `green_llm_env.env.ScenarioTables` of the scenario (its ``coef``, ``hour`` and ``tol``).
     """
 
     def __init__(self, tables) -> None:
@@ -45,86 +49,24 @@ class SafetyLayer:
         coef: cost.Coefficients = tables.coef
         self.coef = coef
         self.N, self.J, self.R, self.T = coef.N, coef.J, coef.R, coef.T
-        self._fkw = cost.facility_kw_per_share(coef)  # (T, N, J)
-        self._wl = cost.water_l_per_share(coef)  # (T, N, J)
         self._highs = silent_highs()
         self._highs.setOptionValue("time_limit", _TIME_LIMIT_S)
-        self._models: dict[int, tuple] = {}
+        self._models: dict[int, LinearProgram] = {}
         self.last_status = ""
-        self._x_least = np.zeros((self.T, self.N, self.J))
-        self._least = np.array([self._least_water(t) for t in range(self.T)])  # (T,) least water per hour
-        self._reserve = np.concatenate([np.cumsum(self._least[::-1])[::-1][1:], [0.0]])  # hours t+1..T-1
+        lw = least_water_of(tables)
+        self._least, self._x_least = lw.least_l, lw.x  # (T,) least water per hour, (T, N, J) its allocation
+        self._reserve = lw.reserve_l[1:]  # hours t+1..T-1
 
     def reserve_l(self, t: int) -> float:
         """Water (L) kept back at hour t for the hours after it."""
         return float(self._reserve[t])
 
-    def _model(self, t: int) -> tuple:
-        """Column-wise constraint matrix of hour t (cached): rows allocation, resources, delay, grid, water."""
+    def _model(self, t: int) -> LinearProgram:
+        """The rows of hour t (`constraints.build_lp`, cached)."""
         hit = self._models.get(t)
-        if hit is not None:
-            return hit
-        N, J, R = self.N, self.J, self.R
-        coef = self.coef
-        n_idx = np.arange(N)[:, None]
-        j_idx = np.arange(J)[None, :]
-        r0, r1, r2, r3, r4 = 0, N, N + R * J, 2 * N + R * J, 2 * N + R * J + J
-        num_row = r4 + 1
-        res = coef.resource[t]  # (N, R)
-        per = 4 + R
-        rows = np.empty((N, J, per), np.int64)
-        vals = np.empty((N, J, per))
-        rows[..., 0] = r0 + n_idx
-        vals[..., 0] = 1.0
-        rows[..., 1:1 + R] = r1 + np.arange(R)[None, None, :] * J + j_idx[..., None]
-        vals[..., 1:1 + R] = res[:, None, :]
-        rows[..., 1 + R] = r2 + n_idx
-        vals[..., 1 + R] = coef.delay_s[t]
-        rows[..., 2 + R] = r3 + j_idx
-        vals[..., 2 + R] = self._fkw[t]
-        rows[..., 3 + R] = r4
-        vals[..., 3 + R] = self._wl[t]
-        # row scaling: inverse of each row's largest coefficient
-        scale = np.ones(num_row)
-        flat_rows, flat_vals = rows.reshape(-1), vals.reshape(-1)
-        big = np.zeros(num_row)
-        np.maximum.at(big, flat_rows, np.abs(flat_vals))
-        scale[big > 0] = 1.0 / big[big > 0]
-        index = flat_rows.astype(np.int32)
-        value = flat_vals * scale[index]
-        keep = value != 0.0
-        col_of = np.repeat(np.arange(N * J), per)
-        counts = np.bincount(col_of[keep], minlength=N * J)
-        start = np.zeros(N * J + 1, np.int32)
-        np.cumsum(counts, out=start[1:])
-        lower = np.full(num_row, -np.inf)
-        upper = np.empty(num_row)
-        lower[r0:r1] = 1.0
-        upper[r0:r1] = 1.0
-        upper[r1:r2] = coef.capacity.reshape(-1)
-        upper[r2:r3] = coef.delay_cap_s
-        upper[r3:r4] = coef.renewable_kw[t] + coef.grid_cap_kw[t]
-        hit = (start, index[keep], value[keep], lower * scale, upper * scale, scale, r4, col_of[keep])
-        self._models[t] = hit
+        if hit is None:
+            hit = self._models[t] = build_lp(self.coef, t, t + 1)
         return hit
-
-    def _least_water(self, t: int) -> float:
-        """Least water (L) of hour t over allocations meeting the hour's other rows (an LP)."""
-        n = self.N * self.J
-        start, index, value, lower, upper, scale, r4, _ = self._model(t)
-        h = self._highs
-        h.clearModel()
-        upper = upper.copy()
-        upper[r4] = np.inf
-        h.passModel(n, lower.size, index.size, 1, 1, 0.0, self._wl[t].reshape(-1), np.zeros(n), np.ones(n),
-                    lower, upper, start, index, value, np.zeros(n, np.int32))
-        h.run()
-        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"safety layer: hour {t} has no allocation meeting its resource, delay and grid "
-                               f"limits (HiGHS: {h.modelStatusToString(h.getModelStatus())})")
-        v = np.clip(np.asarray(h.getSolution().col_value), 0.0, 1.0).reshape(self.N, self.J)
-        self._x_least[t] = v / v.sum(axis=1, keepdims=True)
-        return float(h.getInfo().objective_function_value)
 
     def water_cap_l(self, t: int, water_left_l: float) -> float:
         """Water (L) hour t may use: what is left minus the reserve (and a 1e-7 relative margin for solver
@@ -132,24 +74,17 @@ class SafetyLayer:
         cap = water_left_l - self._reserve[t]
         return max(cap - 1e-7 * abs(cap), self._least[t])
 
-    def feasible(self, x: np.ndarray, t: int, water_left_l: float, rtol: float = 1e-6) -> bool:
-        """Whether shares ``x`` (N, J) meet every row of hour t, water row ``<= water left - reserve``
-        (scaled rows, tolerance ``rtol``·max(1, |bound|), solver round-off)."""
-        start, index, value, lower, upper, scale, r4, col_of = self._model(t)
-        xf = np.asarray(x, np.float64).reshape(-1)
-        if xf.min() < 0.0:
-            return False
-        act = np.bincount(index, weights=value * xf[col_of], minlength=lower.size)
-        up = upper.copy()
-        up[r4] = max(water_left_l - self._reserve[t], 0.0) * scale[r4]
-        lo = lower
-        return bool(np.all(act <= up + rtol * np.maximum(1.0, np.abs(up)))
-                    and np.all(act >= lo - rtol * np.maximum(1.0, np.abs(lo))))
+    def feasible(self, x: np.ndarray, t: int, water_left_l: float) -> bool:
+        """Whether shares ``x`` (N, J) meet every row of hour t, water row ``<= water left - reserve``, within
+        what the env's penalty forgives (``tables.tol``)."""
+        xf = np.asarray(x, np.float64).reshape(1, self.N, self.J)
+        _, viol, *_ = cost.hour_terms(self.tables.hour, xf, water_left_l - self._reserve[t], rows=np.array([t]))
+        return bool(xf.min() >= 0.0 and np.all(viol[0, 1:] <= self.tables.tol[t, 1:]))  # rows sum to 1 already
 
     def project(self, x0: np.ndarray, t: int, water_left_l: float) -> np.ndarray:
         """Nearest feasible shares (N, J) to ``x0`` (N, J) at hour ``t`` with ``water_left_l`` litres left.
 
-        Shares that already meet every row (within 1e-9 on the scaled rows) are returned unchanged.
+        Shares that already meet every row (see `feasible`) are returned unchanged.
         """
         N, J = self.N, self.J
         n = N * J
@@ -161,29 +96,29 @@ class SafetyLayer:
         if cap <= self._least[t] * (1.0 + 1e-6):  # (almost) no room: the least-water allocation
             self.last_status = "least-water"
             return self._x_least[t].copy()
-        start, index, value, lower, upper, scale, r4, _ = self._model(t)
-        upper = upper.copy()
-        upper[r4] = cap * scale[r4]
+        lp = self._model(t)
+        row_upper = lp.row_upper.copy()
+        w = lp.row("water_budget")
+        row_upper[w] = cap * lp.row_scale[w]
         h = self._highs
         h.clearModel()
-        lp = highspy.HighsLp()
-        lp.num_col_ = n
-        lp.num_row_ = lower.size
-        lp.col_cost_ = -2.0 * x0.reshape(-1)
-        lp.col_lower_ = np.zeros(n)
-        lp.col_upper_ = np.ones(n)
-        lp.row_lower_ = lower
-        lp.row_upper_ = upper
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = start
-        lp.a_matrix_.index_ = index
-        lp.a_matrix_.value_ = value
         model = highspy.HighsModel()
-        model.lp_ = lp
-        hess = highspy.HighsHessian()
-        hess.dim_ = n
+        m = model.lp_
+        m.num_col_ = lp.num_col
+        m.num_row_ = lp.num_row
+        m.col_cost_ = np.concatenate([-2.0 * x0.reshape(-1), np.zeros(lp.num_col - n)])
+        m.col_lower_ = lp.col_lower
+        m.col_upper_ = lp.col_upper
+        m.row_lower_ = lp.row_lower
+        m.row_upper_ = row_upper
+        m.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        m.a_matrix_.start_ = lp.a_start
+        m.a_matrix_.index_ = lp.a_index
+        m.a_matrix_.value_ = lp.a_value
+        hess = highspy.HighsHessian()  # |x - x0|^2 on the x columns; P_g free of cost
+        hess.dim_ = lp.num_col
         hess.format_ = highspy.HessianFormat.kTriangular
-        hess.start_ = np.arange(n + 1, dtype=np.int32)
+        hess.start_ = np.concatenate([np.arange(n + 1), np.full(lp.num_col - n, n)]).astype(np.int32)
         hess.index_ = np.arange(n, dtype=np.int32)
         hess.value_ = np.full(n, 2.0)
         model.hessian_ = hess
@@ -194,6 +129,6 @@ class SafetyLayer:
         if status != highspy.HighsModelStatus.kOptimal:  # rare numerical failure: fall back, still feasible
             self.last_status = f"least-water (QP: {self.last_status})"
             return self._x_least[t].copy()
-        v = np.asarray(h.getSolution().col_value)
+        v = np.asarray(h.getSolution().col_value)[:n]
         x = np.clip(v, 0.0, 1.0).reshape(N, J)
         return x / x.sum(axis=1, keepdims=True)

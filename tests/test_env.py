@@ -34,10 +34,11 @@ def test_gymnasium_and_sb3_checkers_pass_without_warnings(kw):
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+    envs = [make(**kw).unwrapped, make(render_mode="ansi", **kw).unwrapped]  # gym.make of v0 warns "out of date"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        check_env(make(**kw).unwrapped, skip_render_check=False)
-        check_env(make(render_mode="ansi", **kw).unwrapped)
+        check_env(envs[0], skip_render_check=False)
+        check_env(envs[1])
         sb3_check_env(GreenLLMEnv(**kw), warn=True)
 
 
@@ -49,7 +50,7 @@ def test_registration_and_spaces():
     obs, info = env.reset(seed=0)
     assert obs.dtype == np.float32 and obs.shape == (85,) and env.observation_space.contains(obs)
     assert np.abs(obs).max() < 10  # scaled to O(1)
-    assert "GreenLLMEnv" in green_llm_env.__all__ and green_llm_env.ENV_ID == "GreenLLM-v0"
+    assert "GreenLLMEnv" in green_llm_env.__all__ and green_llm_env.ENV_ID_V0 == "GreenLLM-v0"
 
 
 # ----------------------------------------------------------------------- parity with the cost model
