@@ -102,26 +102,24 @@ def allocation_rows(coef: Coefficients, hs: slice) -> RowBlock:
     return RowBlock(size, rows, np.ones((H, N, J, 1)), np.ones(size), np.ones(size), np.ones(size))
 
 
-def power_balance_rows(coef: Coefficients, hs: slice, fkw: np.ndarray) -> RowBlock:
-    """P_d[h, j] - P_g[h, j] <= P_w[h, j] (surplus renewables may be curtailed)."""
+def _power_rows(coef: Coefficients, hs: slice, fkw: np.ndarray, sign: float, upper: np.ndarray) -> RowBlock:
+    """sign·(P_d - P_g)[h, j] <= upper[h, j], scaled by the largest facility kW per share (at least 1)."""
     H, N, J = hs.stop - hs.start, coef.N, coef.J
     h, _, j = _idx(H, N, J)
     rows = np.broadcast_to(h * J + j, (H, N, J))[..., None]
     scale = _safe_inv(np.maximum(fkw.max(axis=1), 1.0)).reshape(-1)
-    pg = np.arange(H * J)[:, None]
-    return RowBlock(H * J, rows, fkw[..., None], np.full(H * J, -np.inf), coef.renewable_kw[hs].reshape(-1), scale,
-                    pg, np.full((H * J, 1), -1.0))
+    return RowBlock(H * J, rows, sign * fkw[..., None], np.full(H * J, -np.inf), upper.reshape(-1), scale,
+                    np.arange(H * J)[:, None], np.full((H * J, 1), -sign))
+
+
+def power_balance_rows(coef: Coefficients, hs: slice, fkw: np.ndarray) -> RowBlock:
+    """P_d[h, j] - P_g[h, j] <= P_w[h, j] (surplus renewables may be curtailed)."""
+    return _power_rows(coef, hs, fkw, 1.0, coef.renewable_kw[hs])
 
 
 def grid_load_rows(coef: Coefficients, hs: slice, fkw: np.ndarray) -> RowBlock:
     """P_g[h, j] - P_d[h, j] <= 0: never buy more than the load (same scale as power balance)."""
-    H, N, J = hs.stop - hs.start, coef.N, coef.J
-    h, _, j = _idx(H, N, J)
-    rows = np.broadcast_to(h * J + j, (H, N, J))[..., None]
-    scale = _safe_inv(np.maximum(fkw.max(axis=1), 1.0)).reshape(-1)
-    pg = np.arange(H * J)[:, None]
-    return RowBlock(H * J, rows, -fkw[..., None], np.full(H * J, -np.inf), np.zeros(H * J), scale,
-                    pg, np.ones((H * J, 1)))
+    return _power_rows(coef, hs, fkw, -1.0, np.zeros((hs.stop - hs.start, coef.J)))
 
 
 def water_budget_rows(coef: Coefficients, hs: slice, wl: np.ndarray) -> RowBlock:

@@ -27,7 +27,7 @@ from . import cost
 from .constraints import LinearProgram, build_lp
 from .highs import pass_lp, silent_highs
 
-__all__ = ["HourSolution", "HourlyLP", "LeastWater", "least_water"]
+__all__ = ["LEAST_WATER_MARGIN", "HourSolution", "HourlyLP", "LeastWater", "least_water"]
 
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
 
@@ -79,6 +79,17 @@ class HourlyLP:
             hit = self._lps[t] = build_lp(self.coef, t, t + 1)
         return hit
 
+    def _tightened(self, t: int, margin: float) -> LinearProgram:
+        """Hour t's rows with positive upper bounds (and the grid caps) shrunk by ``margin`` (a new object)."""
+        from dataclasses import replace
+
+        lp = self.lp(t)
+        up = np.where(lp.row_upper > 0, lp.row_upper * (1.0 - margin), lp.row_upper)
+        cols = lp.col_upper.copy()
+        cols[lp.n_x:] *= 1.0 - margin
+        self._loaded = -1  # other bounds than the cached LP's: pass it whole
+        return replace(lp, row_upper=up, col_upper=cols)
+
     def _run(self, t: int, lp: LinearProgram, col_cost: np.ndarray) -> highspy.HighsModelStatus:
         """Solve hour t's LP with ``col_cost``: a new hour is passed whole (started from the previous hour's
         basis); the hour already loaded only changes its costs and water bound (HiGHS keeps its basis)."""
@@ -97,8 +108,12 @@ class HourlyLP:
         return h.getModelStatus()
 
     def solve(self, t: int, water_price: float = 0.0, water_cap_l: float = np.inf,
-              objective: str = "cost") -> HourSolution:
-        """Solve hour ``t`` (see the module docstring); ``objective="water"`` minimises water alone."""
+              objective: str = "cost", margin: float = 0.0) -> HourSolution:
+        """Solve hour ``t`` (see the module docstring); ``objective="water"`` minimises water alone.
+
+        ``margin`` > 0 tightens every positive upper bound but the water row's (capacities, delay caps,
+        renewables, grid caps) by that fraction, so that the answer meets the true rows despite the solver's
+        feasibility tolerance."""
         t = int(t)
         if not 0 <= t < self.coef.T:
             raise ValueError(f"t must be in [0, {self.coef.T}); got {t}")
@@ -112,6 +127,8 @@ class HourlyLP:
                                        self._grid_cost[t].reshape(-1)])
         else:
             raise ValueError(f"objective must be 'cost' or 'water'; got {objective!r}")
+        if margin > 0.0:
+            lp = self._tightened(t, margin)
         row = lp.row("water_budget")
         lp.row_upper[row] = float(water_cap_l) * lp.row_scale[row] if np.isfinite(water_cap_l) else np.inf
         status = self._run(t, lp, col_cost)
@@ -121,6 +138,8 @@ class HourlyLP:
             lp.row_upper[row] = np.inf
             status = self._run(t, lp, np.concatenate([wl, np.zeros(lp.num_col - n_x)]))
             relaxed = True
+        if margin > 0.0:
+            self._loaded = -1  # HiGHS holds the tightened bounds: the next solve passes the hour again
         if status != _OPTIMAL:
             self._basis = None
             self._loaded = -1
@@ -134,6 +153,11 @@ class HourlyLP:
                             cost_weighted=float(self._x_cost[t].reshape(-1) @ x.reshape(-1)
                                                 + self._grid_cost[t] @ v[n_x:]),
                             relaxed=relaxed, iterations=int(self.highs.getInfo().simplex_iteration_count))
+
+
+LEAST_WATER_MARGIN = 1e-9
+"""The least-water allocations meet capacities, delay caps and grid caps shrunk by this fraction, so that they
+are feasible beyond the solver's tolerance (their water is at most this fraction above the exact minimum)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,7 +175,7 @@ def least_water(coef: cost.Coefficients) -> LeastWater:
 
     Raises ``RuntimeError`` if some hour has no allocation meeting its resource, delay and grid rows."""
     lp = HourlyLP(coef)
-    sols = [lp.solve(t, objective="water") for t in range(coef.T)]
+    sols = [lp.solve(t, objective="water", margin=LEAST_WATER_MARGIN) for t in range(coef.T)]
     least = np.array([s.water_l for s in sols])
     x = np.stack([s.x for s in sols])
     reserve = np.concatenate([np.cumsum(least[::-1])[::-1], [0.0]])

@@ -32,7 +32,7 @@ import numpy as np
 
 from .cost import Coefficients
 
-__all__ = ["FORECAST_KEYS", "ObservationLayout", "SCALES", "forecast_noise_factors", "forecast_values",
+__all__ = ["FORECAST_KEYS", "NamedParts", "ObservationLayout", "SCALES", "forecast_noise_factors", "forecast_values",
            "observation_table", "split"]
 
 SCALES = {"demand": 1000.0, "price": 0.2, "renewable": 100.0, "carbon": 0.5, "carbon_price": 0.05}
@@ -44,8 +44,38 @@ FORECAST_KEYS = ("price", "renewable_kw", "carbon", "demand")
 _BOUND = 1000.0  # |scaled feature| cap; prices may be negative (real-time markets)
 
 
+class NamedParts:
+    """Named slices of a flat vector (mixin of the observation layouts): ``slices`` and ``shapes`` by name."""
+
+    slices: dict[str, slice]
+    shapes: dict[str, tuple[int, ...]]
+
+    def _set_parts(self, parts: list[tuple[str, tuple[int, ...]]]) -> None:
+        slices, shapes, at = {}, {}, 0
+        for name, shape in parts:
+            n = int(np.prod(shape))
+            slices[name] = slice(at, at + n)
+            shapes[name] = shape
+            at += n
+        object.__setattr__(self, "slices", slices)
+        object.__setattr__(self, "shapes", shapes)
+
+    @property
+    def size(self) -> int:
+        """Length of the flat observation."""
+        return max(s.stop for s in self.slices.values())
+
+    def split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """Named parts of ``obs`` (shape ``(..., size)``), each reshaped to ``(...,) + shape`` (views)."""
+        obs = np.asarray(obs)
+        if obs.shape[-1] != self.size:
+            raise ValueError(f"obs must have last axis {self.size}; got shape {obs.shape}")
+        lead = obs.shape[:-1]
+        return {name: obs[..., sl].reshape(lead + self.shapes[name]) for name, sl in self.slices.items()}
+
+
 @dataclass(frozen=True)
-class ObservationLayout:
+class ObservationLayout(NamedParts):
     """Where each named part sits in the flat observation, and its natural shape."""
 
     I: int
@@ -63,19 +93,7 @@ class ObservationLayout:
         if H > 0:
             parts += [("forecast_price", (H, J)), ("forecast_renewable", (H, J)), ("forecast_carbon", (H, J)),
                       ("forecast_demand", (H, I, K))]
-        slices, shapes, at = {}, {}, 0
-        for name, shape in parts:
-            n = int(np.prod(shape))
-            slices[name] = slice(at, at + n)
-            shapes[name] = shape
-            at += n
-        object.__setattr__(self, "slices", slices)
-        object.__setattr__(self, "shapes", shapes)
-
-    @property
-    def size(self) -> int:
-        """Length of the flat observation."""
-        return max(s.stop for s in self.slices.values())
+        self._set_parts(parts)
 
     @property
     def water_index(self) -> int:
@@ -95,14 +113,6 @@ class ObservationLayout:
             low[self.slices[name]] = -1.0
             high[self.slices[name]] = 1.0
         return low, high
-
-    def split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
-        """Named parts of ``obs`` (shape ``(..., size)``), each reshaped to ``(...,) + shape`` (views)."""
-        obs = np.asarray(obs)
-        if obs.shape[-1] != self.size:
-            raise ValueError(f"obs must have last axis {self.size}; got shape {obs.shape}")
-        lead = obs.shape[:-1]
-        return {name: obs[..., sl].reshape(lead + self.shapes[name]) for name, sl in self.slices.items()}
 
 
 def split(obs: np.ndarray, I: int, K: int, J: int, forecast_hours: int = 0) -> dict[str, np.ndarray]:

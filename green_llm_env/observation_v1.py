@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import cost
-from .observation import _ahead, SCALES
+from .observation import SCALES, NamedParts, _ahead
 
 __all__ = ["AREA_FEATURES", "GLOBAL_FEATURES", "V1Layout", "dc_features", "option_features", "v1_table"]
 
@@ -51,7 +51,7 @@ def dc_features(R: int) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class V1Layout:
+class V1Layout(NamedParts):
     """Where each named part of the v1 observation sits, and its natural shape."""
 
     I: int
@@ -68,19 +68,7 @@ class V1Layout:
         if H > 0:
             parts += [("forecast_price", (H, J)), ("forecast_renewable", (H, J)), ("forecast_carbon", (H, J)),
                       ("forecast_demand", (H, N))]
-        slices, shapes, at = {}, {}, 0
-        for name, shape in parts:
-            n = int(np.prod(shape))
-            slices[name] = slice(at, at + n)
-            shapes[name] = shape
-            at += n
-        object.__setattr__(self, "slices", slices)
-        object.__setattr__(self, "shapes", shapes)
-
-    @property
-    def size(self) -> int:
-        """Length of the flat observation."""
-        return max(s.stop for s in self.slices.values())
+        self._set_parts(parts)
 
     @property
     def globals_start(self) -> int:
@@ -94,14 +82,6 @@ class V1Layout:
         low[g:g + _G] = (0.0, 0.0, 0.0, 0.0, -1.0, -1.0, 0.0)
         high[g:g + _G] = (1.0, _BOUND, _BOUND, _BOUND, 1.0, 1.0, 1.0)
         return low, high
-
-    def split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
-        """Named parts of ``obs`` (shape ``(..., size)``), each reshaped to ``(...,) + shape`` (views)."""
-        obs = np.asarray(obs)
-        if obs.shape[-1] != self.size:
-            raise ValueError(f"obs must have last axis {self.size}; got shape {obs.shape}")
-        lead = obs.shape[:-1]
-        return {name: obs[..., sl].reshape(lead + self.shapes[name]) for name, sl in self.slices.items()}
 
     def structured(self, obs: np.ndarray) -> dict[str, np.ndarray]:
         """The structured view: ``options`` (..., N, J, R+4), ``dcs`` (..., J, R+8), ``areas`` (..., N, 3) and

@@ -26,7 +26,8 @@ CURVE_POINTS = 7
 water-price response."""
 
 HYBRID_FEATURES = ("water_left", "water_per_hour", "water_cap", "least_water", "hour_sin", "hour_cos",
-                   "time_left", "log_greedy_per_hour", "log_least_per_hour", "last_action", "even_action") + tuple(
+                   "time_left", "log_greedy_per_hour", "log_least_per_hour", "last_action", "even_action",
+                   "log_cost_usd", "log_cost_rest_usd") + tuple(
                        f"log_water_at_{q}" for q in range(CURVE_POINTS))
 """The hybrid agent's observation (`WaterPriceLP.features`), computed from GreenLLM-v1's observation of the
 hour: v1's seven globals; with ``per_hour`` the water left per remaining hour, ``greedy`` the water of the
@@ -35,7 +36,8 @@ hour's least water: log(greedy / per_hour), log(least / per_hour); the previous 
 hour); the hour's water-price response, log(W(μ_q) / per_hour) at `CURVE_POINTS` prices μ_q (W(μ) the water
 of the hour's LP at price μ: the same LP as the step's, on the hour's coefficients), and ``even_action``, the
 action whose price would make W equal ``per_hour`` (interpolated in log-log between the samples; ±1.5 past
-the ends). Logs are floored at log 1e-6; every feature is 0 after the last hour."""
+the ends); the scale of what is at stake: log of the hour's weighted cost ($) at the lowest price, and log of
+that times the hours left. Logs are floored at log 1e-6; every feature is 0 after the last hour."""
 
 
 def _v1(env: gym.Env) -> Any:
@@ -72,7 +74,7 @@ class WaterPriceLP(gym.Wrapper):
     coefficients only: the numbers GreenLLM-v1's observation shows for the hour; the whole-day water dual of
     the oracle is the price that would reproduce the oracle.
 
-    Observation: `HYBRID_FEATURES` (a Box of 18), computed from the v1 observation alone.
+    Observation: `HYBRID_FEATURES` (a Box of 20), computed from the v1 observation alone.
     Reward, termination and ``info`` are the wrapped env's (``info["water_price"]`` added: $/L).
     """
 
@@ -117,10 +119,12 @@ class WaterPriceLP(gym.Wrapper):
         least = 100.0 * g[3]
         per_hour = max(10.0 * g[1] * least, 1e-12)
         lp = self._solver()
-        curve = np.array([lp.solve(base.t, water_price=p, water_cap_l=base.water_cap_l).water_l
-                          for p in self._curve_prices])
+        sols = [lp.solve(base.t, water_price=p, water_cap_l=base.water_cap_l) for p in self._curve_prices]
+        curve = np.array([sol.water_l for sol in sols])
         logs = np.log(np.maximum(np.concatenate([[greedy, least], curve]) / per_hour, 1e-6))
-        out[:] = [*g, logs[0], logs[1], self._last, self._even_action(logs[2:]), *logs[2:]]
+        usd = max(sols[0].cost_weighted, 1e-6)
+        out[:] = [*g, logs[0], logs[1], self._last, self._even_action(logs[2:]), np.log(usd),
+                  np.log(usd * (base.horizon - base.t)), *logs[2:]]
         return out
 
     def _even_action(self, log_curve: np.ndarray) -> float:

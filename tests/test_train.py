@@ -39,7 +39,7 @@ VEC = {"a2c": "dummy", "ddpg": "subproc"}  # the other algorithms use the defaul
 
 
 def _cmd(algo: str, folder: Path, *extra: str, n: int = 512, seed: int = 0) -> list[str]:
-    return [sys.executable, TRAIN, "--algo", algo, "-n", str(n), "-f", str(folder), "--seed", str(seed),
+    return [sys.executable, TRAIN, "--algo", algo, "--env", ENV_KEY, "-n", str(n), "-f", str(folder), "--seed", str(seed),
             "--n-envs", "2", "--eval-freq", "256", "--eval-seeds", "900", "--save-freq", "256",
             "--no-progress-bar", "-v", "0", "--num-threads", "1", "--hyperparams", *SMALL[algo], *extra]
 
@@ -211,3 +211,26 @@ def test_bad_arguments_name_the_value(tmp_path):
                            "--env-kwargs", "no_such_arg:1", "--no-progress-bar"], capture_output=True, text=True,
                           timeout=120, cwd=ROOT, env=_env())
     assert proc.returncode != 0 and "no_such_arg" in proc.stderr
+
+
+@pytest.mark.parametrize("env_key", ["GreenLLM-v1", "GreenLLM-hybrid-v1"])
+def test_v1_and_the_hybrid_train_and_evaluate(env_key, tmp_path):
+    """The default env (GreenLLM-v1, per-env vec: it has no native batched version) and the hybrid train from
+    hyperparams/ppo.yml's entries, and evaluate.py plays each run on the env it was trained on."""
+    cmd = [sys.executable, TRAIN, "--algo", "ppo", "-n", "192", "-f", str(tmp_path), "--seed", "0", "--n-envs", "2",
+           "--eval-freq", "0", "--save-freq", "0", "--no-progress-bar", "-v", "0", "--hyperparams", "n_steps:48",
+           "batch_size:48", "n_epochs:1"] + ([] if env_key == "GreenLLM-v1" else ["--env", env_key])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = Path(_summary(proc.stdout)["run_dir"])
+    assert run.name == f"{env_key}_1" and (run / f"{env_key}.zip").is_file()
+    assert "(dummy," in proc.stdout
+    out = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, EVALUATE, "--policies", f"oracle,ppo={run}", "--seeds", "1000",
+                           "--out", str(out), "--no-plots", "--no-progress"], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = (out / "results.csv").read_text().splitlines()
+    assert len(rows) == 3 and all(",nan" not in r for r in rows)
+    policies = json.loads((out / "policies.json").read_text())
+    assert policies["ppo"]["env"] == env_key and policies["oracle"]["env"] == "GreenLLM-v1"
