@@ -72,13 +72,13 @@ class GreenLLMEnvV1(GreenLLMEnv):
 
     ## Observation Space
 
-    ``Box(low, high, (D,), float32)``, ``D = N·J·(R+4) + J·(R+8) + 3N + 7 + H·(3J + N)`` with N = I·K
+    ``Box(low, high, (D,), float32)``, ``D = N·J·(R+4) + J·(R+8) + 3N + 7 + H·(4J + N)`` with N = I·K
     (3,076 by default: I=J=9, K=5, R=3, H=0); the parts, their features and scales are listed in
     `green_llm_env.observation_v1` (``options`` per (area-type, DC): delay relative to the cap, resource use
     relative to capacity, facility kW, water and weighted cost per share; ``dcs``: price, carbon, carbon
     price, weighted grid price, renewables, grid cap, PUE, water per kWh, capacity headroom; ``areas``:
     demand, delay cap, delay price; ``globals``: water left, water per remaining hour, the water the guard
-    lets this hour use, the hour's least water, hour of day, time left; forecasts as v0). ``env.unwrapped.layout.split(obs)``
+    lets this hour use, the hour's least water, hour of day, time left; forecasts as v0 plus water per kWh). ``env.unwrapped.layout.split(obs)``
     names the parts; ``env.unwrapped.layout.structured(obs)`` gives options as rows (N, J, F) for models
     that share weights across options (`green_llm_env.wrappers.StructuredObservation`: a ``Dict`` space).
 
@@ -164,6 +164,11 @@ class GreenLLMEnvV1(GreenLLMEnv):
         return tab
 
     def _observation_table(self, tab: ScenarioTables, noise: dict[str, np.ndarray] | None) -> np.ndarray:
+        if noise is not None and "water_l_per_kwh" not in noise:  # drawn after v0's draws (theirs unchanged)
+            f = np.exp(self.forecast_noise * self.np_random.standard_normal((tab.coef.T, tab.coef.T, self.J))
+                       - 0.5 * self.forecast_noise ** 2)
+            f[:, 0] = 1.0
+            noise["water_l_per_kwh"] = f
         s = tab.scenario
         return v1_table(self.layout, tab.coef, tab.weights, s.lam, s.delta, s.start_hour,
                         least_water_of(tab).least_l, noise)
@@ -190,6 +195,18 @@ class GreenLLMEnvV1(GreenLLMEnv):
             obs[g + 1] = min(max(left, 0.0) / ((self._T - t) * least) / 10.0, 1000.0)
             obs[g + 2] = min(max(cap, 0.0) / least / 10.0, 1000.0)
         return obs
+
+    def forecast(self, hours: int) -> dict[str, np.ndarray]:
+        """As v0's (`GreenLLMEnv.forecast`), plus ``"water_l_per_kwh"`` (H, J): water per facility kWh, the
+        numbers of the observation's ``forecast_water``."""
+        out = super().forecast(hours)
+        t = min(self.t, self._T)
+        stop = min(t + max(int(hours), 0), self._T)
+        w = np.array(self._tab.coef.water_l_per_kwh[t:stop])
+        if self._noise is not None and stop > t:
+            w *= self._noise["water_l_per_kwh"][t, :stop - t]
+        out["water_l_per_kwh"] = w
+        return out
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         cap = self.water_cap_l

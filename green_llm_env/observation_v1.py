@@ -11,6 +11,7 @@ One flat float32 vector, in this order (sizes for I areas, K types, N = I*K, J D
 | ``globals`` | (7,) | ``water_left`` left / Z in [0, 1]; ``water_per_hour`` left / (hours left × this hour's least water) / 10; ``water_cap`` what the guard lets this hour use (left minus the later hours' least need) / this hour's least water / 10, >= 0; ``least_water`` this hour's least water (L / 100); ``hour_sin``, ``hour_cos`` local hour of day; ``time_left`` (T - t) / T |
 | ``forecast_price``, ``forecast_renewable``, ``forecast_carbon`` | (H, J) each | as GreenLLM-v0 (slots t+1..t+H) |
 | ``forecast_demand`` | (H, N) | as GreenLLM-v0 |
+| ``forecast_water`` | (H, J) | water per facility kWh (WUE/PUE + EWIF, L/kWh) of slots t+1..t+H, with the same noise rule |
 
 ``options`` / ``dcs`` / ``areas`` are known at the start of the hour (the scenario's coefficients of slot t);
 ``globals`` depend on the water used so far. "This hour's least water" is the least water of any allocation
@@ -67,7 +68,7 @@ class V1Layout(NamedParts):
         parts = [("options", (N, J, R + 4)), ("dcs", (J, R + 8)), ("areas", (N, 3)), ("globals", (_G,))]
         if H > 0:
             parts += [("forecast_price", (H, J)), ("forecast_renewable", (H, J)), ("forecast_carbon", (H, J)),
-                      ("forecast_demand", (H, N))]
+                      ("forecast_demand", (H, N)), ("forecast_water", (H, J))]
         self._set_parts(parts)
 
     @property
@@ -140,9 +141,10 @@ def v1_table(layout: V1Layout, coef: cost.Coefficients, weights: np.ndarray, dem
         for key, name, base, scale in (("price", "forecast_price", coef.price, "price"),
                                        ("renewable_kw", "forecast_renewable", coef.renewable_kw, "renewable"),
                                        ("carbon", "forecast_carbon", coef.theta, "carbon"),
-                                       ("demand", "forecast_demand", demand.reshape(T, N), "demand")):
+                                       ("demand", "forecast_demand", demand.reshape(T, N), "demand"),
+                                       ("water_l_per_kwh", "forecast_water", coef.water_l_per_kwh, None)):
             factors = None if noise is None else noise[key].reshape(noise[key].shape[:2] + base.shape[1:])
             vals = _ahead(np.asarray(base, np.float64), H, factors)
-            tab[:T, sl[name]] = vals.reshape(T, -1) / SCALES[scale]
+            tab[:T, sl[name]] = vals.reshape(T, -1) / (SCALES[scale] if scale else 1.0)
     low, high = layout.bounds()
     return np.clip(tab, low, high).astype(np.float32)

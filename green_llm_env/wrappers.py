@@ -14,9 +14,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from . import cost
 from .hourly import HourlyLP
 
-__all__ = ["CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_FEATURES", "StructuredObservation", "WaterPriceLP", "make_hybrid_env"]
+__all__ = ["CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_FEATURES", "HYBRID_FORECAST", "StructuredObservation", "WaterPriceLP", "make_hybrid_env"]
 
 DEFAULT_PRICE_RANGE = (1e-4, 1.0)
 """$/L at actions -1 and +1 (log scale between): the oracle's water dual spans about 5e-4 to 0.12 $/L."""
@@ -27,8 +28,9 @@ water-price response."""
 
 HYBRID_FEATURES = ("water_left", "water_per_hour", "water_cap", "least_water", "hour_sin", "hour_cos",
                    "time_left", "log_greedy_per_hour", "log_least_per_hour", "last_action", "even_action",
-                   "log_cost_usd", "log_cost_rest_usd") + tuple(
-                       f"log_water_at_{q}" for q in range(CURVE_POINTS))
+                   "day_action", "log_cost_usd", "log_cost_rest_usd") + tuple(
+                       f"log_water_at_{q}" for q in range(CURVE_POINTS)) + tuple(
+                       f"log_day_water_at_{q}" for q in range(CURVE_POINTS))
 """The hybrid agent's observation (`WaterPriceLP.features`), computed from GreenLLM-v1's observation of the
 hour: v1's seven globals; with ``per_hour`` the water left per remaining hour, ``greedy`` the water of the
 hour's greedy allocation (each option to its cheapest DC, from the ``options`` part) and ``least`` the
@@ -37,7 +39,13 @@ hour); the hour's water-price response, log(W(μ_q) / per_hour) at `CURVE_POINTS
 of the hour's LP at price μ: the same LP as the step's, on the hour's coefficients), and ``even_action``, the
 action whose price would make W equal ``per_hour`` (interpolated in log-log between the samples; ±1.5 past
 the ends); the scale of what is at stake: log of the hour's weighted cost ($) at the lowest price, and log of
-that times the hours left. Logs are floored at log 1e-6; every feature is 0 after the last hour."""
+that times the hours left. With forecasts in the observation (``forecast_hours = H > 0``) also the rest of
+the day's response: ``log_day_water_at_q`` = log(D(μ_q) / water left), D(μ) = W(μ) plus the water of the
+next H hours' LPs at price μ, built at the episode's start from the forecasts the observation shows then
+(price, renewables, carbon, demand, water per kWh; grid caps and β held at their slot-0 values), and
+``day_action``, the action whose price makes D equal the water left (without forecasts D(μ) = W(μ) times the
+hours left, and day_action = even_action). Logs are floored at log 1e-6; every feature is 0 after the last
+hour."""
 
 
 def _v1(env: gym.Env) -> Any:
@@ -49,7 +57,7 @@ def _v1(env: gym.Env) -> Any:
 
 
 class StructuredObservation(gym.ObservationWrapper):
-    """GreenLLM-v1's observation as ``Dict(options=(N, J, R+4), dcs=(J, R+8), areas=(N, 3), globals=(6 + H·(3J+N),))``
+    """GreenLLM-v1's observation as ``Dict(options=(N, J, R+4), dcs=(J, R+8), areas=(N, 3), globals=(7 + H·(4J+N),))``
     (`green_llm_env.observation_v1.V1Layout.structured`; the same numbers as the flat Box)."""
 
     def __init__(self, env: gym.Env) -> None:
@@ -74,7 +82,7 @@ class WaterPriceLP(gym.Wrapper):
     coefficients only: the numbers GreenLLM-v1's observation shows for the hour; the whole-day water dual of
     the oracle is the price that would reproduce the oracle.
 
-    Observation: `HYBRID_FEATURES` (a Box of 20), computed from the v1 observation alone.
+    Observation: `HYBRID_FEATURES` (a Box of 28), computed from the v1 observation alone.
     Reward, termination and ``info`` are the wrapped env's (``info["water_price"]`` added: $/L).
     """
 
@@ -96,6 +104,8 @@ class WaterPriceLP(gym.Wrapper):
         self._lp: HourlyLP | None = None
         self._lp_coef: Any = None
         self._last = 0.0
+        self._future: np.ndarray | None = None
+        self.forecast_failures = 0  # forecast hours whose LP had no solution (their curve is scaled)
         self._obs_v1: np.ndarray | None = None
 
     def price(self, action: Any) -> float:
@@ -122,9 +132,47 @@ class WaterPriceLP(gym.Wrapper):
         sols = [lp.solve(base.t, water_price=p, water_cap_l=base.water_cap_l) for p in self._curve_prices]
         curve = np.array([sol.water_l for sol in sols])
         logs = np.log(np.maximum(np.concatenate([[greedy, least], curve]) / per_hour, 1e-6))
+        hours_left = base.horizon - base.t
+        if self._future is None:
+            day = curve * hours_left
+        else:
+            day = curve + self._future[base.t + 1:].sum(axis=0)
+        day_logs = np.log(np.maximum(day / max(base.water_left_l, 1e-12), 1e-6))
         usd = max(sols[0].cost_weighted, 1e-6)
-        out[:] = [*g, logs[0], logs[1], self._last, self._even_action(logs[2:]), np.log(usd),
-                  np.log(usd * (base.horizon - base.t)), *logs[2:]]
+        out[:] = [*g, logs[0], logs[1], self._last, self._even_action(logs[2:]), self._even_action(day_logs),
+                  np.log(usd), np.log(usd * hours_left), *logs[2:], *day_logs]
+        return out
+
+    def _forecast_curves(self) -> np.ndarray | None:
+        """(T, CURVE_POINTS) water (L) of hours 1..H's LPs at the curve's prices, from the forecasts of slot 0
+        (rows 0 and beyond H are 0); None without forecasts."""
+        base = self.env.unwrapped
+        H = min(int(base.forecast_hours), base.horizon - 1)
+        if H <= 0:
+            return None
+        s = base.scenario
+        fc = base.forecast(H + 1)  # slots 0..H as the observation shows them (slot 0 exact)
+        T = s.T
+        hold = lambda a, f=None: np.concatenate([f if f is not None else a[:1].repeat(H + 1, 0),  # noqa: E731
+                                                 a[:1].repeat(T - H - 1, 0)])
+        wue = hold(s.WUE, np.concatenate([s.WUE[:1], np.zeros((H, s.J))]))  # rows 1..H: all water as EWIF
+        ewif = hold(s.EWIF, np.concatenate([s.EWIF[:1], fc["water_l_per_kwh"][1:]]))
+        seen = s.replace(lam=hold(s.lam, fc["demand"]), c=hold(s.c, fc["price"]), theta=hold(s.theta, fc["carbon"]),
+                         P_w=hold(s.P_w, fc["renewable_kw"]), WUE=wue, EWIF=ewif,
+                         P_max=hold(s.P_max), beta=hold(s.beta))
+        coef = cost.coefficients(seen)
+        lp = HourlyLP(coef, base.weights)
+        out = np.zeros((T, CURVE_POINTS))
+        energy = coef.it_kw.sum(axis=1)  # (T,) forecast IT kW
+        last = np.array([lp.solve(0, water_price=p).water_l for p in self._curve_prices])  # slot 0: exact
+        last_energy = energy[0]
+        for t in range(1, H + 1):
+            try:
+                out[t] = [lp.solve(t, water_price=p).water_l for p in self._curve_prices]
+                last, last_energy = out[t].copy(), energy[t]
+            except RuntimeError:  # forecast demand beyond what the hour can host: scale the last solved hour
+                self.forecast_failures += 1
+                out[t] = last * energy[t] / max(last_energy, 1e-12)
         return out
 
     def _even_action(self, log_curve: np.ndarray) -> float:
@@ -153,6 +201,7 @@ class WaterPriceLP(gym.Wrapper):
 
     def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
+        self._future = self._forecast_curves()
         self._last = 0.0
         self._obs_v1 = obs
         return self.features(obs), info
@@ -167,8 +216,14 @@ class WaterPriceLP(gym.Wrapper):
         return self.features(obs), reward, terminated, truncated, info
 
 
+HYBRID_FORECAST = {"forecast_hours": 23, "forecast_noise": 0.1}
+"""GreenLLM-v1 settings of ``GreenLLM-hybrid-v1``: 23 hours of noisy forecasts (σ = 0.1), the information of the
+``mpc_noisy`` baseline."""
+
+
 def make_hybrid_env(price_range: tuple[float, float] = DEFAULT_PRICE_RANGE, **env_kwargs: Any) -> WaterPriceLP:
-    """Entry point of ``GreenLLM-hybrid-v1``: `WaterPriceLP` over ``GreenLLMEnvV1(**env_kwargs)``."""
+    """Entry point of ``GreenLLM-hybrid-v1``: `WaterPriceLP` over ``GreenLLMEnvV1(**env_kwargs)``, with
+    `HYBRID_FORECAST` unless ``env_kwargs`` set them."""
     from .env_v1 import GreenLLMEnvV1
 
-    return WaterPriceLP(GreenLLMEnvV1(**env_kwargs), price_range=price_range)
+    return WaterPriceLP(GreenLLMEnvV1(**{**HYBRID_FORECAST, **env_kwargs}), price_range=price_range)

@@ -156,7 +156,7 @@ def test_structured_view_holds_the_same_numbers():
     u = env.unwrapped
     N, J, R = u.I * u.K, u.J, u.R
     assert obs["options"].shape == (N, J, R + 4) and obs["dcs"].shape == (J, R + 8) and obs["areas"].shape == (N, 3)
-    assert obs["globals"].shape == (len(GLOBAL_FEATURES) + 2 * (3 * J + N),)
+    assert obs["globals"].shape == (len(GLOBAL_FEATURES) + 2 * (4 * J + N),)
     flat = u._observe()
     parts = u.layout.split(flat)
     np.testing.assert_array_equal(obs["options"], parts["options"])
@@ -214,3 +214,18 @@ def test_wrappers_import_no_training_stack():
 
     import green_llm_env.wrappers as w  # numba's config imports yaml itself; our modules do not
     assert "import yaml" not in inspect.getsource(w)
+
+
+def test_water_forecast_matches_the_observation():
+    env = gym.make(V1, forecast_hours=3, forecast_noise=0.1)
+    obs, _ = env.reset(seed=4)
+    u = env.unwrapped
+    fc = u.forecast(4)
+    part = u.layout.split(obs)["forecast_water"]
+    np.testing.assert_allclose(part, fc["water_l_per_kwh"][1:4], rtol=1e-6)
+    np.testing.assert_array_equal(fc["water_l_per_kwh"][0], u.coef.water_l_per_kwh[0])  # the current slot exact
+    assert not np.allclose(fc["water_l_per_kwh"][1:], u.coef.water_l_per_kwh[1:4])  # later slots noisy
+    # v0 with the same settings draws the same noise for its own forecasts as before v1 existed
+    v0 = gym.make("green_llm_env:GreenLLM-v0", forecast_hours=3, forecast_noise=0.1)
+    v0.reset(seed=4)
+    np.testing.assert_array_equal(v0.unwrapped.forecast(4)["price"], fc["price"])
