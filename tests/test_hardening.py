@@ -1,0 +1,136 @@
+"""Hardening: no action scores below the oracle, the round-off forgiveness cannot be farmed, and every
+Scenario that reaches the env or the solver is valid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from baselines import solve
+from baselines.oracle import LPSolver
+from green_llm_env import Scenario, make_scenario
+from green_llm_env.env import FEASIBILITY_TOL, GreenLLMEnv
+from green_llm_env.vector import GreenLLMVectorEnv
+
+SEED = 3
+SHAPE = (9 * 5, 9)
+
+
+def _actions(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """(T, N, J) action sequences of every kind the exploit search tries."""
+    T = 24
+    one_hot = np.zeros((T,) + SHAPE)
+    one_hot[..., 4] = 1.0
+    return {
+        "random": rng.uniform(-1, 1, (T,) + SHAPE),
+        "huge": rng.normal(size=(T,) + SHAPE) * 1e16,
+        "huge_positive": rng.uniform(1e16, 1e300, (T,) + SHAPE),
+        "huge_negative": -rng.uniform(1e16, 1e300, (T,) + SHAPE),
+        "tiny": rng.uniform(-1, 1, (T,) + SHAPE) * 1e-300,
+        "denormal": np.full((T,) + SHAPE, 5e-324),
+        "all_equal": np.full((T,) + SHAPE, 0.37),
+        "all_equal_huge": np.full((T,) + SHAPE, 1e20),
+        "one_hot": one_hot,
+        "one_hot_huge": one_hot * 1e18,
+        "float32_max": np.full((T,) + SHAPE, np.finfo(np.float32).max, np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def oracle():
+    scen = make_scenario(SEED)
+    return scen, solve(scen).objective
+
+
+@pytest.mark.parametrize("action_mode", ["project", "softmax"])
+@pytest.mark.parametrize("constraint_mode", ["penalty", "project"])
+def test_no_action_scores_below_the_oracle(oracle, action_mode, constraint_mode):
+    scen, objective = oracle
+    kinds = _actions(np.random.default_rng(0))
+    env = GreenLLMEnv(scenario=scen, action_mode=action_mode, constraint_mode=constraint_mode)
+    vec = GreenLLMVectorEnv(num_envs=len(kinds), scenario=scen, action_mode=action_mode,
+                            constraint_mode=constraint_mode, threads=1)
+    vec.reset(seed=0)
+    batched = np.zeros(len(kinds))
+    for q, (kind, a) in enumerate(kinds.items()):
+        env.reset(seed=0)
+        score = 0.0
+        for t in range(scen.T):
+            _, _, _, _, info = env.step(a[t].reshape(-1))
+            score += info["cost_weighted"] + info["penalty"]
+            assert np.allclose(env.allocation.sum(-1), 1.0), kind  # everything is served
+        assert score >= objective * (1 - 1e-9), (kind, score, objective)
+    stacked = np.stack([a.reshape(scen.T, -1) for a in kinds.values()], axis=1)  # (T, E, A)
+    for t in range(scen.T):
+        _, _, _, _, infos = vec.step(stacked[t])
+        batched += infos["cost_weighted"] + infos["penalty"]
+    assert np.all(batched >= objective * (1 - 1e-9)), dict(zip(kinds, batched))
+
+
+def test_in_box_actions_are_not_clipped_and_simplex_points_replay_exactly(oracle):
+    scen, _ = oracle
+    res = solve(scen)
+    env = GreenLLMEnv(scenario=scen)
+    env.reset(seed=0)
+    x, raw = env.action_to_allocation(res.plan[0].reshape(-1))
+    np.testing.assert_array_equal(raw, res.plan[0].reshape(SHAPE))
+    a = np.random.default_rng(1).uniform(-1, 1, 405).astype(np.float32)
+    np.testing.assert_array_equal(env.action_to_allocation(a)[1], a.reshape(SHAPE))
+    big = a * 1e16
+    np.testing.assert_array_equal(env.action_to_allocation(big)[0], env.action_to_allocation(np.sign(big))[0])
+
+
+@pytest.mark.parametrize("make_bad", [lambda a: a.astype(np.complex128), lambda a: a.astype(np.complex64),
+                                      lambda a: [complex(v) for v in a]])
+def test_complex_actions_are_refused(make_bad):
+    env = GreenLLMEnv(scenario_pool=1)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action must be real.*complex"):
+        env.step(make_bad(np.zeros(405)))
+    vec = GreenLLMVectorEnv(num_envs=2, scenario_pool=1)
+    vec.reset(seed=0)
+    with pytest.raises(ValueError, match="actions must be real.*complex"):
+        vec.step(np.zeros((2, 405), np.complex128))
+
+
+# ------------------------------------------------------------------------------------------ tolerance
+def _inside_tolerance_plan(scen: Scenario, fraction: float) -> np.ndarray:
+    """(T, N*J) plan of the oracle's LP with each family's bounds relaxed so that its violation in every hour
+    is ``fraction`` of the family's total bound (spread evenly over the family's rows)."""
+    s = LPSolver(scen, weights=(1 / 3, 1 / 3, 1 / 3))
+    lp, coef, h = s.lp, s.coef, s.highs
+    fam, scale = lp.families, lp.row_scale
+    up = lp.row_upper.copy()
+    up[fam["resources"]] += scale[fam["resources"]] * fraction * coef.capacity.sum() / (coef.R * coef.J)
+    up[fam["delay_cap"]] += scale[fam["delay_cap"]] * fraction * coef.delay_cap_s.sum() / coef.N
+    up[fam["water_budget"]] += scale[fam["water_budget"]] * fraction * coef.water_budget_l
+    h.changeRowsBounds(lp.num_row, np.arange(lp.num_row, dtype=np.int32), lp.row_lower, up)
+    col_up = lp.col_upper.copy()
+    col_up[lp.n_x:] += np.repeat(fraction * coef.grid_cap_kw.sum(-1) / coef.J, coef.J)
+    h.changeColsBounds(lp.num_col, np.arange(lp.num_col, dtype=np.int32), lp.col_lower, col_up)
+    v = s.run()
+    return np.clip(v[:lp.n_x], 0.0, 1.0).reshape(coef.T, -1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_plans_inside_the_tolerance_cannot_beat_the_oracle(seed):
+    scen = make_scenario(seed)
+    objective = solve(scen).objective
+    env = GreenLLMEnv(scenario=scen)
+    for fraction in (0.999 * FEASIBILITY_TOL, 1e-6):  # just inside the forgiveness, and the old one (1e-6)
+        plan = _inside_tolerance_plan(scen, fraction)
+        env.reset(seed=0)
+        score = sum(info["cost_weighted"] + info["penalty"]
+                    for info in (env.step(plan[t])[4] for t in range(scen.T)))
+        assert (objective - score) / objective <= 1e-9, (fraction, score, objective)
+
+
+def test_tolerance_is_tiny_but_covers_the_oracles_round_off():
+    assert 0 < FEASIBILITY_TOL <= 1e-10
+    env = GreenLLMEnv(scenario_pool=21)
+    for seed in range(21):
+        env.reset(options={"scenario_seed": seed})
+        res = solve(env.scenario)
+        for t in range(24):
+            info = env.step(res.plan[t].reshape(-1))[4]
+            assert info["penalty"] == 0.0, (seed, t, info["violations"])
