@@ -28,11 +28,11 @@ import numpy as np
 from green_llm_env import cost
 from green_llm_env.cost import Coefficients
 from green_llm_env.highs import silent_highs
-from green_llm_env.scenario import Scenario, ScenarioFileError
+from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError
 
 from .lp import LinearProgram, build_lp, objective_vector, pass_lp
 
-__all__ = ["OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver", "diagnose", "solve",
+__all__ = ["OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver", "TIME_LIMIT_S", "diagnose", "solve",
            "solve_lexicographic", "TABLE_I_ORDERS", "TABLE_II_WEIGHTS"]
 
 OBJECTIVES = {"energy": (1.0, 0.0, 0.0), "carbon": (0.0, 1.0, 0.0), "delay": (0.0, 0.0, 1.0)}
@@ -43,11 +43,15 @@ TABLE_II_WEIGHTS = ((1 / 3, 1 / 3, 1 / 3), (0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.
 TABLE_I_ORDERS = (("energy", "delay", "carbon"), ("energy", "carbon", "delay"), ("delay", "energy", "carbon"),
                   ("delay", "carbon", "energy"), ("carbon", "energy", "delay"), ("carbon", "delay", "energy"))
 
+TIME_LIMIT_S = 600.0
+"""Default HiGHS time limit (s) of one LP solve; the default scenario solves in about 0.05 s."""
+
 _STATUS_OK = highspy.HighsModelStatus.kOptimal
 
 
 class InfeasibleScenarioError(ValueError):
-    """The scenario admits no feasible allocation (or the LP is unbounded); the message says why."""
+    """The scenario admits no feasible allocation, the LP is unbounded, or HiGHS cannot solve it (time limit,
+    numbers out of its range); the message says why."""
 
 
 @dataclass
@@ -123,11 +127,15 @@ class LPSolver:
     """One HiGHS instance holding the LP of a scenario; re-solves warm after cost or bound changes."""
 
     def __init__(self, scenario_or_coef: Scenario | Coefficients, weights: Sequence[float] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, time_limit: float = TIME_LIMIT_S) -> None:
+        if not (isinstance(time_limit, (int, float)) and time_limit > 0):
+            raise ValueError(f"time_limit must be a number of seconds > 0; got {time_limit!r}")
         t0 = time.perf_counter()
         coef = scenario_or_coef if isinstance(scenario_or_coef, Coefficients) else cost.coefficients(
             scenario_or_coef)
         self.coef = coef
+        self.scenario = scenario_or_coef if isinstance(scenario_or_coef, Scenario) else None
+        self.time_limit = float(time_limit)
         self.lp: LinearProgram = build_lp(coef)
         self.objectives = {name: objective_vector(coef, w) for name, w in OBJECTIVES.items()}
         col_cost = self.cost_vector(weights) if weights is not None else np.zeros(self.lp.num_col)
@@ -136,12 +144,27 @@ class LPSolver:
         h = silent_highs()
         if threads:
             h.setOptionValue("threads", int(threads))
-        pass_lp(h, lp, col_cost)
+        h.setOptionValue("time_limit", self.time_limit)
+        try:
+            pass_lp(h, lp, col_cost)
+        except RuntimeError as exc:
+            raise InfeasibleScenarioError(self._refused(str(exc))) from None
         self.highs = h
         self.build_s = t1 - t0  # numpy: coefficients, sparse arrays, objective vectors
         self.pass_s = time.perf_counter() - t1  # HiGHS: instance and passModel
         self.solve_s = 0.0
         self._all_cols = np.arange(lp.num_col, dtype=np.int32)
+
+    def _refused(self, why: str) -> str:
+        """The message for an LP that HiGHS refuses: numbers too far apart for the solver's tolerances."""
+        lp = self.lp
+        text = (f"HiGHS refused the LP of this scenario ({why.split(';')[0]}): its numbers span too many orders "
+                f"of magnitude (scaled matrix entries {np.abs(lp.a_value[lp.a_value != 0]).min():.3g} .. "
+                f"{np.abs(lp.a_value).max():.3g}; HiGHS drops entries below 1e-9 and costs above 1e20)")
+        if self.scenario is not None:
+            name, value = cost.extreme_field(self.scenario, tuple(ARRAY_FIELDS))
+            text += f"; the most extreme field is Scenario.{name} (an entry {name} = {value:g})"
+        return text
 
     def cost_vector(self, weights: Sequence[float]) -> np.ndarray:
         """The weighted objective over the LP's columns."""
@@ -171,6 +194,9 @@ class LPSolver:
                 reason = diagnose(self.coef) or ("no allocation satisfies every constraint at once, although "
                                                  "each constraint family is satisfiable alone")
                 raise InfeasibleScenarioError(f"infeasible scenario: {reason}")
+            if status == highspy.HighsModelStatus.kTimeLimit:
+                raise InfeasibleScenarioError(f"the LP solver reached its time limit of {self.time_limit:g} s "
+                                              f"(time_limit) without an optimum")
             if status == highspy.HighsModelStatus.kUnbounded:
                 raise InfeasibleScenarioError("unbounded scenario: the weighted grid price is negative with no "
                                               "grid cap")
@@ -199,32 +225,35 @@ def _scenario_coef(scenario: Scenario | Coefficients) -> Coefficients:
 
 
 def solve(scenario: Scenario | Coefficients, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
-          tie_break: float = 1e-6) -> OracleResult:
+          tie_break: float = 1e-6, time_limit: float = TIME_LIMIT_S) -> OracleResult:
     """Minimise σe·C1 + σc·C2 + σd·C3 over the whole horizon.
 
     A zero weight is raised to ``tie_break`` inside the solver (MODEL.md section 5: M1 and M2 leave delay
-    degenerate); the reported ``objective`` uses the weights as given.
+    degenerate); the reported ``objective`` uses the weights as given. HiGHS stops after ``time_limit``
+    seconds (`InfeasibleScenarioError` then says so).
     """
     w = cost.check_weights(weights)
     t0 = time.perf_counter()
     coef = _scenario_coef(scenario)
     coef_s = time.perf_counter() - t0
-    solver = LPSolver(coef, weights=np.where(w == 0, tie_break, w))
+    solver = LPSolver(scenario if isinstance(scenario, Scenario) else coef, weights=np.where(w == 0, tie_break, w),
+                      time_limit=time_limit)
     solver.build_s += coef_s
     v = solver.run()
     return solver.result(v, solver.cost_vector(w), method="weighted", weights=tuple(float(x) for x in w))
 
 
 def solve_lexicographic(scenario: Scenario | Coefficients, order: Sequence[str] = ("energy", "delay", "carbon"),
-                        eps: float = 1e-3) -> OracleResult:
+                        eps: float = 1e-3, time_limit: float = TIME_LIMIT_S) -> OracleResult:
     """Algorithm 1: phase l minimises ``order[l]`` with every earlier objective kept within (1 + eps) of its
-    optimum. Phases re-solve the same HiGHS instance, warm. Returns the final phase's plan."""
+    optimum. Phases re-solve the same HiGHS instance, warm (each within ``time_limit`` s). Returns the final
+    phase's plan."""
     order = tuple(order)
     if not order or len(set(order)) != len(order) or not set(order) <= set(OBJECTIVES):
         raise ValueError(f"order must list distinct objectives from {list(OBJECTIVES)}; got {list(order)}")
     if not (np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be finite and >= 0; got {eps}")
-    solver = LPSolver(_scenario_coef(scenario))
+    solver = LPSolver(scenario, time_limit=time_limit)
     phases = []
     v = None
     for name in order:

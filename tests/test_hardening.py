@@ -134,3 +134,42 @@ def test_tolerance_is_tiny_but_covers_the_oracles_round_off():
         for t in range(24):
             info = env.step(res.plan[t].reshape(-1))[4]
             assert info["penalty"] == 0.0, (seed, t, info["violations"])
+
+
+# ------------------------------------------------------------------------------------------ scenarios
+def test_replace_and_scale_validate_and_name_the_field():
+    from green_llm_env import scale
+
+    s = make_scenario(0)
+    with pytest.raises(ValueError, match=r"Scenario.c must be finite; got c\[0, 3\] = nan"):
+        s.replace(c=np.where(np.arange(9) == 3, np.nan, s.c))
+    with pytest.raises(ValueError, match=r"Scenario.PUE must be >= 1; got PUE\[0\] = 0.5"):
+        s.replace(PUE=np.full(9, 0.5))
+    with pytest.raises(ValueError, match=r"Scenario.tau_in must keep the derived IT kW.*tau_in = 1e\+308"):
+        s.replace(tau_in=np.full(5, 1e308))
+    with pytest.raises(ValueError, match=r"Scenario.B must keep the derived delay s.*B = "):
+        s.replace(B=s.B * 1e-308)
+    with pytest.raises(ValueError, match=r"Scenario.tau_in must keep"):
+        scale(s, tau=1e305)
+    with pytest.raises(ValueError, match=r"Scenario.Z .* got inf"):
+        s.replace(Z=np.inf)
+    assert s.replace(Z=np.inf, infinite_Z=True).Z == np.inf  # the MPC's windows: no water budget
+
+
+def test_window_allows_infinite_water_but_validates_forecasts():
+    from baselines.mpc import window
+
+    s = make_scenario(0)
+    assert window(s, 0, 4, np.inf).Z == np.inf
+    with pytest.raises(ValueError, match=r"Scenario.lam must be finite"):
+        window(s, 0, 4, 1.0, lam=np.full((4, 9, 5), np.nan))
+
+
+def test_solve_reports_time_limit_and_refused_lp():
+    from baselines import InfeasibleScenarioError
+
+    s = make_scenario(0)
+    with pytest.raises(InfeasibleScenarioError, match=r"time limit of 1e-09 s \(time_limit\)"):
+        solve(s, time_limit=1e-9)
+    with pytest.raises(InfeasibleScenarioError, match=r"HiGHS refused.*Scenario.lam \(an entry lam = 1.2e\+300\)"):
+        solve(s.replace(lam=s.lam * 1e297))
