@@ -28,11 +28,14 @@ Output folder:
   small file per seed so that finishing a seed never rewrites the others.
 - ``summary.md``: per policy mean, median and 95% bootstrap CI of the gap; the split oracle -> MPC with
   perfect forecasts -> MPC with noisy forecasts -> learned agents.
-- ``gaps.png``, ``costs.png``, ``hourly.png``; ``config.json`` and ``policies.json``.
+- ``gaps.png``, ``costs.png``, ``hourly.png``; ``config.json`` and ``policies.json`` (per policy its spec,
+  kind, env kwargs and, for a trained agent, the sha256 ``fingerprint`` of its model zip and normalisation
+  statistics).
 
 Rows are written as each seed finishes (temporary file + ``os.replace``, so the CSV is never half-written);
 a rerun into the same folder with the same configuration skips the (policy, seed) pairs already present,
-so a killed run loses at most the seeds in flight. A folder holding another configuration is refused.
+so a killed run loses at most the seeds in flight. A folder holding another configuration, or rows of a
+policy whose model has changed since (another fingerprint), is refused.
 """
 
 from __future__ import annotations
@@ -284,8 +287,31 @@ class Runner:
 _WORKER: Runner | None = None
 
 
-def _worker_init(cfg: Config) -> None:
+def _exit_with_parent(parent: int, period_s: float = 0.5) -> None:
+    """In a worker: a daemon thread that ends this process once ``parent`` is gone (a killed evaluate.py
+    leaves no worker behind; on Linux the kernel is asked too, ``PR_SET_PDEATHSIG``)."""
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _worker_init(cfg: Config, parent: int) -> None:
     global _WORKER
+    _exit_with_parent(parent)
     _WORKER = Runner(cfg)
 
 
@@ -536,15 +562,25 @@ def run(cfg: Config) -> int:
         except Exception as exc:
             msg = str(exc).split(" was raised from the environment creator")[0].splitlines()[0]
             raise CliError(f"--env-kwargs {runner.env_kwargs(spec)} (policy {spec_label(spec)}): {msg}") from None
-    write_json_atomic(cfg_path, ident)
     meta_path = out / "policies.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    try:
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    except json.JSONDecodeError:
+        raise CliError(f"{meta_path} is not valid JSON; use a new --out") from None
+    rows = read_csv(out / "results.csv", COLUMNS)
+    scored = {r["policy"] for r in rows}
     for spec, pol in runner.policies.items():
+        label = spec_label(spec)
         kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
-        meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env_kwargs": runner.env_kwargs(spec)}
+        mark = getattr(pol, "fingerprint", None)
+        old_mark = meta.get(label, {}).get("fingerprint") if isinstance(meta.get(label), dict) else None
+        if label in scored and old_mark != mark:
+            raise CliError(f"{out} holds rows of policy {label!r} from another model (fingerprint "
+                           f"{str(old_mark)[:12]} in {meta_path.name}, now {str(mark)[:12]}); use a new --out")
+        meta[label] = {"spec": spec, "kind": kind, "env_kwargs": runner.env_kwargs(spec), "fingerprint": mark}
+    write_json_atomic(cfg_path, ident)
     write_json_atomic(meta_path, meta)
 
-    rows = read_csv(out / "results.csv", COLUMNS)
     done = {(r["policy"], int(r["seed"])) for r in rows}
     hourly_dir = out / "hourly"
     hourly_dir.mkdir(exist_ok=True)
@@ -587,7 +623,7 @@ def run(cfg: Config) -> int:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=min(cfg.workers, len(todo)), mp_context=mp.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(cfg,)) as pool:
+                                 initializer=_worker_init, initargs=(cfg, os.getpid())) as pool:
             pending = {pool.submit(_worker_run, seed, specs) for seed, specs in todo.items()}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)

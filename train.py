@@ -33,7 +33,8 @@ applies the same settings when ``evaluate.py`` loads it (``--policies ppo=RUN_DI
 
 Stopping: the first SIGINT (Ctrl-C) or SIGTERM stops at the next env step and saves the model, the
 VecNormalize statistics and (with ``--save-replay-buffer``) the replay buffer, then exits with 130 / 143;
-``--resume RUN_DIR`` continues from the newest saved state (model or checkpoint) with the step count,
+``--resume RUN_DIR`` continues from the saved state with the most steps (final model or checkpoint; a damaged
+zip is reported in one line and the previous checkpoint used) with the step count,
 optimiser state and normalisation statistics, until the run's ``n_timesteps`` (or a new total ``-n``).
 """
 
@@ -311,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
                        settings["action_groups"])
     model_path = vecnorm_path = buffer_path = None
     if resume:
-        model_path, vecnorm_path, buffer_path = layout.latest_state()
+        model_path, vecnorm_path, buffer_path = layout.latest_state(on_damaged=lambda path, why: print(
+            f"[train] {Path(path).name} is damaged ({why}); falling back to the previous checkpoint", flush=True))
     if settings["normalize"] is not None:
         if resume and Path(vecnorm_path).is_file():
             env = VecNormalize.load(str(vecnorm_path), env)

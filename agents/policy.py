@@ -29,7 +29,7 @@ import yaml
 
 from baselines.heuristics import WaterGuard
 
-from .registry import ALGOS, RunLayout, canonical_name
+from .registry import ALGOS, RunLayout, canonical_name, fingerprint
 
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
            "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
@@ -414,6 +414,7 @@ class TrainedPolicy:
         self._shield = WaterShield() if shield else None
         self.kind = "learned"
         self.env_kwargs: dict[str, Any] = {}
+        self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
         self.recurrent = isinstance(model, ALGOS["recurrentppo"])
         self._state: Any = None
         self._episode_start = True
@@ -440,6 +441,7 @@ class TrainedPolicy:
                      residual_scale=config.get("residual_scale", 0.5), shield=config.get("shield"),
                      action_groups=config.get("action_groups"))
         policy.env_kwargs = training_env_kwargs(model_path)
+        policy.fingerprint = fingerprint(model_path, vecnorm_path)
         return policy
 
     def reset(self, env: Any = None) -> None:

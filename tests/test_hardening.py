@@ -3,6 +3,8 @@ Scenario that reaches the env or the solver is valid."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -173,3 +175,99 @@ def test_solve_reports_time_limit_and_refused_lp():
         solve(s, time_limit=1e-9)
     with pytest.raises(InfeasibleScenarioError, match=r"HiGHS refused.*Scenario.lam \(an entry lam = 1.2e\+300\)"):
         solve(s.replace(lam=s.lam * 1e297))
+
+
+# ------------------------------------------------------------------------------ resume and evaluation
+FINGERPRINT_PLUGIN = '''
+from types import SimpleNamespace
+
+from agents.registry import fingerprint
+from baselines.policy import make_policy, register_policy_loader
+
+# a fake trained agent (the nearest rule) whose fingerprint is the hash of the file it is given
+register_policy_loader("fpagent", lambda path, name=None, **kw: (lambda inner: SimpleNamespace(
+    name=name, kind="learned", fingerprint=fingerprint(path), reset=inner.reset, act=inner.act))(
+    make_policy("nearest")))
+'''
+
+
+def test_evaluate_refuses_to_mix_rows_of_a_changed_model(capsys, tmp_path, monkeypatch):
+    import json
+
+    import evaluate
+
+    (tmp_path / "fp_plugin.py").write_text(FINGERPRINT_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("baselines.policy._LOADERS", {})
+    model = tmp_path / "model.zip"
+    model.write_bytes(b"first model")
+    out = tmp_path / "e"
+    args = ["--policies", f"uniform,fpagent={model}", "--seeds", "1000", "--gen-kwargs", "T:4", "--import",
+            "fp_plugin", "--out", str(out), "--no-plots", "--no-progress"]
+    assert evaluate.main(args) == 0, capsys.readouterr().err
+    meta = json.loads((out / "policies.json").read_text())
+    assert len(meta["fpagent"]["fingerprint"]) == 64 and meta["uniform"]["fingerprint"] is None
+    assert evaluate.main(args) == 0  # same model: resumes
+    assert "already in" in capsys.readouterr().err
+    model.write_bytes(b"retrained model")
+    assert evaluate.main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "holds rows of policy 'fpagent' from another model" in lines[0], lines
+    assert json.loads((out / "policies.json").read_text()) == meta  # nothing written
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_evaluate_workers_do_not_outlive_a_killed_parent(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .test_evaluate import PLUGIN, REPO
+
+    (tmp_path / "sleepy_plugin.py").write_text(PLUGIN)
+    cmd = [sys.executable, str(REPO / "evaluate.py"), "--policies", "sleepy", "--seeds", "0-40", "--workers", "2",
+           "--import", "sleepy_plugin", "--gen-kwargs", "T:4", "--out", str(tmp_path / "w"), "--no-plots",
+           "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            workers = _children(proc.pid)  # the two workers (and multiprocessing's resource tracker)
+            if len(workers) >= 2 and (tmp_path / "w" / "results.csv").is_file():
+                break
+            time.sleep(0.1)
+        assert proc.poll() is None and len(workers) >= 2, "the workers did not start"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 15
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [p for p in workers if _alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"workers {left} outlived the killed parent"
