@@ -15,8 +15,8 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +26,7 @@ import highspy
 import numpy as np
 
 from green_llm_env import cost
+from green_llm_env.cli import CliError, OneLineParser, run_cli
 from green_llm_env.cost import Coefficients
 from green_llm_env.highs import silent_highs
 from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError
@@ -115,7 +116,7 @@ def diagnose(coef: Coefficients) -> str | None:
         t = int(np.argmax(bad))
         return (f"hour {t} needs at least {least_kw[t]:.1f} kW of facility power; grid caps plus renewables "
                 f"give {supply[t]:.1f} kW")
-    least_water = float(cost.water_l_per_share(coef).min(axis=2).sum())
+    least_water = cost.least_water_bound_l(coef)
     if least_water > coef.water_budget_l:
         return (f"the water budget Z = {coef.water_budget_l:.1f} L is below the least water any plan needs "
                 f"({least_water:.1f} L)")
@@ -328,10 +329,10 @@ def _parse_weights(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _body(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     is_tables = bool(argv) and argv[0] == "tables"
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m baselines.oracle" + (" tables" if is_tables else ""),
         description=("Reproduce the letter's Tables I and II." if is_tables else
                      "Solve the full-horizon LP of a scenario (perfect foresight)."))
@@ -349,13 +350,22 @@ def main(argv: list[str] | None = None) -> int:
             rows = tables(scenario)
             print(json.dumps(rows, indent=1) if args.json else format_tables(rows))
             return 0
-        if args.lexicographic:
-            res = solve_lexicographic(scenario, tuple(s.strip() for s in args.lexicographic.split(",")), args.eps)
+        if args.lexicographic is not None:
+            order = tuple(s.strip() for s in args.lexicographic.split(","))
+            if not order or set(order) - set(OBJECTIVES) or len(set(order)) != len(order):
+                raise CliError(f"--lexicographic must list distinct objectives from {', '.join(OBJECTIVES)}; "
+                               f"got {args.lexicographic!r}")
+            if not (math.isfinite(args.eps) and args.eps >= 0):
+                raise CliError(f"--eps must be finite and >= 0; got {args.eps}")
+            res = solve_lexicographic(scenario, order, args.eps)
         else:
-            res = solve(scenario, _parse_weights(args.weights) if args.weights else cost.DEFAULT_WEIGHTS)
-    except (ScenarioFileError, InfeasibleScenarioError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+            res = solve(scenario, cost.DEFAULT_WEIGHTS if args.weights is None else _parse_weights(args.weights))
+    except (ScenarioFileError, InfeasibleScenarioError) as exc:
+        raise CliError(str(exc)) from None
+    except CliError:
+        raise
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if args.json:
         print(json.dumps(res.to_dict()))
     else:
@@ -364,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
               f"emissions {res.emissions_kg:.1f} kg; water {res.water_l:.1f} L (dual {res.water_dual:.4g} $/L); "
               f"build {res.build_s * 1e3:.1f} ms, solve {res.solve_s * 1e3:.1f} ms")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    return run_cli("python -m baselines.oracle", _body, argv)
 
 
 if __name__ == "__main__":

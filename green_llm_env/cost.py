@@ -38,6 +38,7 @@ __all__ = [
     "grid_price",
     "hour_tables",
     "hour_terms",
+    "least_water_bound_l",
     "objective_coefficients",
     "water_l_per_share",
 ]
@@ -54,7 +55,7 @@ def check_weights(weights: Sequence[float], name: str = "weights") -> np.ndarray
     """(σe, σc, σd) as a float array; ``ValueError`` unless three finite values >= 0 summing to 1."""
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if w.shape != (3,):
-        raise ValueError(f"{name} must be three numbers (energy, carbon, delay); got {list(w)}")
+        raise ValueError(f"{name} must be three numbers (energy, carbon, delay); got {[float(v) for v in w]}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError(f"{name} must be finite and >= 0; got {tuple(float(v) for v in w)}")
     if abs(w.sum() - 1.0) > 1e-6:
@@ -153,6 +154,12 @@ def facility_kw_per_share(coef: Coefficients) -> np.ndarray:
 def water_l_per_share(coef: Coefficients) -> np.ndarray:
     """(T, N, J) litres per unit share: (WUE/PUE + EWIF)·P_d."""
     return facility_kw_per_share(coef) * coef.water_l_per_kwh[:, None, :]
+
+
+def least_water_bound_l(coef: Coefficients) -> float:
+    """A lower bound (L) on the water of any plan: every (t, i, k) at its least-water DC, capacities ignored;
+    a water budget below it makes the scenario infeasible."""
+    return float(water_l_per_share(coef).min(axis=2).sum())
 
 
 def delay_usd_per_share(coef: Coefficients) -> np.ndarray:
