@@ -102,16 +102,23 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
+MAX_SEEDS = 100_000
+"""Most seeds one run may name (each is an LP solve and an episode per policy)."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"1000-1019"``, ``"1,2,7"`` or a mix (``"1-3,10"``) -> sorted unique seeds (each >= 0)."""
-    seeds: set[int] = set()
+    """``"1000-1019"``, ``"1,2,7"`` or a mix (``"1-3,10"``) -> sorted unique seeds (each >= 0, at most
+    `MAX_SEEDS` of them)."""
+    ranges = []
     for part in str(text).split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
             raise CliError(f"--seeds must be integers >= 0 or ranges like 1000-1019; got {text!r}")
-        lo = int(m.group(1))
-        seeds.update(range(lo, int(m.group(2) or lo) + 1))
-    return sorted(seeds)
+        ranges.append((int(m.group(1)), int(m.group(2) or m.group(1))))
+    count = sum(hi - lo + 1 for lo, hi in ranges)
+    if count > MAX_SEEDS:
+        raise CliError(f"--seeds must name at most {MAX_SEEDS} seeds; got {text!r} ({count} seeds)")
+    return sorted({s for lo, hi in ranges for s in range(lo, hi + 1)})
 
 
 def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -532,7 +539,13 @@ def run(cfg: Config) -> int:
     from baselines.policy import PolicySpecError, spec_label
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise CliError(f"--out {cfg.out}: not a writable folder ({exc.strerror or exc})") from None
     ident = cfg.identity()
     cfg_path = out / "config.json"
     if cfg_path.is_file():
@@ -542,7 +555,10 @@ def run(cfg: Config) -> int:
             old = None
         if old != json.loads(json.dumps(ident, sort_keys=True, default=str)):
             raise CliError(f"{out} holds results of another configuration ({cfg_path}); use a new --out")
-    labels = [spec_label(s) for s in cfg.policies]
+    try:
+        labels = [spec_label(s) for s in cfg.policies]
+    except PolicySpecError as exc:
+        raise CliError(f"--policies: {exc}") from None
     if len(set(labels)) != len(labels):
         raise CliError(f"--policies names a policy twice: {labels}")
     try:
@@ -555,7 +571,8 @@ def run(cfg: Config) -> int:
     try:
         scenario = make_scenario_for(cfg, cfg.seeds[0])
     except Exception as exc:
-        raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]}: {exc}") from None
+        used = f"--gen-kwargs {cfg.gen_kwargs}" + (f", --traces {cfg.traces}, --start {cfg.start}" if cfg.traces else "")
+        raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]} ({used}): {exc}") from None
     for spec in cfg.policies:
         try:
             runner.env_for(spec, scenario).reset(seed=0, options={"scenario": scenario})

@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from green_llm_env.cli import CliError, OneLineParser, int_at_least, run_cli
+
 DEFAULT_ENV = "GreenLLM-v0"
 DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
 # Arguments that define the run and cannot change on --resume (its saved values are used).
@@ -66,21 +68,22 @@ def _kv_pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
     for item in values or []:
         key, sep, text = item.partition(":")
         if not sep or not key:
-            raise SystemExit(f"{flag} {item!r}: expected key:value")
+            raise CliError(f"{flag} {item!r}: expected key:value")
         out[key] = parse_value(text)
     return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI (every default None means: take it from the YAML file or, on --resume, from the run)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p = OneLineParser(prog="train.py", description=__doc__.split("\n\n")[0],
+                      formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--algo", help="algorithm: ppo, a2c, sac, td3, ddpg, tqc, recurrentppo")
     p.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV}; 'green_llm_env:' is implied)")
     p.add_argument("-n", "--n-timesteps", type=int, default=None,
                    help="total env steps (default: n_timesteps in the YAML); with --resume the new total")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn at random and recorded)")
+    p.add_argument("--seed", type=int_at_least(0), default=None, help="random seed (default: drawn at random and recorded)")
     p.add_argument("-f", "--log-folder", default=None, help="log folder (default logs)")
-    p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: n_envs in the YAML, else 8)")
+    p.add_argument("--n-envs", type=int_at_least(1), default=None, help="parallel envs (default: n_envs in the YAML, else 8)")
     p.add_argument("--vec", choices=("native", "dummy", "subproc"), default=None,
                    help="native: one batched numpy env (default; dummy when the YAML sets residual);\n"
                         "dummy/subproc: SB3 wrappers of gym.make")
@@ -91,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-conf", "--conf-file", default=None, help="hyperparameter YAML (default hyperparams/<algo>.yml)")
     p.add_argument("--eval-freq", type=int, default=None,
                    help="env steps between oracle-gap evaluations (default 10000; <= 0 disables)")
-    p.add_argument("--eval-seeds", type=int, nargs="+", default=None,
+    p.add_argument("--eval-seeds", type=int_at_least(0), nargs="+", default=None,
                    help=f"validation scenario seeds (default {' '.join(map(str, DEFAULT_EVAL_SEEDS))})")
     p.add_argument("--save-freq", type=int, default=None, help="env steps between checkpoints (default 50000; "
                    "<= 0 disables)")
@@ -100,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR")
     p.add_argument("--tensorboard-log", default=None, help="tensorboard folder (default: the run folder; '' = off)")
     p.add_argument("--no-progress-bar", action="store_true", default=None, help="hide the progress bar")
-    p.add_argument("--num-threads", type=int, default=None,
+    p.add_argument("--num-threads", type=int_at_least(1), default=None,
                    help="torch CPU threads (default 1 on the CPU: fastest for SB3's small MLPs)")
     p.add_argument("-v", "--verbose", type=int, default=None,
                    help="0: no SB3 log tables (one line per evaluation remains), 1: tables (default 1)")
@@ -143,7 +146,7 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
 
     if vec == "native":
         if residual is not None:
-            raise SystemExit(f"residual={residual!r} needs per-env wrappers: use --vec dummy or subproc")
+            raise CliError(f"residual={residual!r} needs per-env wrappers: use --vec dummy or subproc")
         venv = _make_native(env_id, n_envs, env_kwargs, seed)
         if shield is not None:
             from agents.policy import ShieldVecEnv
@@ -194,14 +197,14 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
 def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int) -> Any:
     """The natively batched env of ``green_llm_env.vector`` behind its SB3 ``VecEnv`` adapter."""
     if not env_id.split(":")[-1].startswith("GreenLLM"):
-        raise SystemExit(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
+        raise CliError(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
     try:
         from green_llm_env import vector
     except ImportError as exc:
-        raise SystemExit(f"--vec native: green_llm_env.vector is not available ({exc}); use --vec dummy") from None
+        raise CliError(f"--vec native: green_llm_env.vector is not available ({exc}); use --vec dummy") from None
     adapter = getattr(vector, "SB3VecEnv", None)
     if adapter is None:
-        raise SystemExit("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
+        raise CliError("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
     venv = adapter(num_envs=n_envs, **env_kwargs)
     venv.seed(seed)
     return venv
@@ -215,12 +218,17 @@ def _write_yaml(path: Path, data: dict[str, Any]) -> None:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise SystemExit(f"--resume: {path} is missing; is this a run folder written by train.py?")
+        raise CliError(f"--resume: {path} is missing; is this a run folder written by train.py?")
     with open(path) as fh:
         return yaml.safe_load(fh) or {}
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    return run_cli("train.py", _main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     cli = vars(parser.parse_args(argv))
     given = {k: v for k, v in cli.items() if v is not None and not (k == "device" and v == "auto")}
@@ -229,7 +237,10 @@ def main(argv: list[str] | None = None) -> int:
 
     resume = cli["resume"]
     if resume:
-        layout = RunLayout.find(resume)
+        try:
+            layout = RunLayout.find(resume)
+        except FileNotFoundError as exc:
+            raise CliError(f"--resume {resume}: not a training run folder ({exc})") from None
         saved = _read_yaml(layout.args)
         clash = [k for k in _FIXED_ON_RESUME if k in given and _plain(given[k]) != saved.get(k)
                  and not (k in ("env_kwargs", "hyperparams") and _kv_pairs(given[k], k) == saved.get(k))]
@@ -267,14 +278,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     policy_name = settings["policy"] or DEFAULT_POLICY[algo]
     n_envs = int(args.get("n_envs") or settings["n_envs"] or 8)
-    total = args.get("n_timesteps") or settings["n_timesteps"]
+    total = args["n_timesteps"] if args.get("n_timesteps") is not None else settings["n_timesteps"]
     if not total or total <= 0:
         parser.error(f"-n/--n-timesteps={total!r}: give a positive budget or set n_timesteps in the YAML")
     try:
         device = resolve_device(args.get("device") or "auto", algo, policy_name)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (RuntimeError, ValueError) as exc:
+        raise CliError(f"--device: {exc}") from None
     seed = int(args["seed"])
     if not args.get("vec"):  # native batched env unless a per-env wrapper (residual) is configured
         args["vec"] = "dummy" if settings["residual"] else "native"
@@ -300,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # bad --env-kwargs fail here, before a run folder exists
         gym.make(env_id, **env_kwargs).close()
+    except gym.error.Error as exc:  # an unknown id
+        parser.error(f"--env {args['env']!r}: {exc}")
     except (TypeError, ValueError) as exc:
         parser.error(f"--env-kwargs {env_kwargs!r}: {exc}")
     if not resume:
@@ -347,8 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             model = algo_cls(policy_name, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
                              **algo_kwargs)
-        except TypeError as exc:
-            raise SystemExit(f"hyperparameters for {algo}: {exc}") from None
+        except (TypeError, ValueError, AssertionError) as exc:  # SB3 asserts some ranges (batch_size > 1)
+            raise CliError(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
 
     config = {**raw, "policy": policy_name, "n_timesteps": int(total), "n_envs": n_envs, "device": device}
     _write_yaml(layout.config, config)

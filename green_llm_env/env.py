@@ -278,7 +278,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
     |---|---|---|
     | ``scenario`` | None | a `Scenario` to play in every episode (None: draw one per episode) |
     | ``weights`` | (1/3, 1/3, 1/3) | (σe, σc, σd) >= 0 summing to 1 |
-    | ``forecast_hours`` | 0 | H hours of forecasts in the observation |
+    | ``forecast_hours`` | 0 | H hours of forecasts in the observation (0..T) |
     | ``forecast_noise`` | 0.0 | σ of the multiplicative lognormal forecast noise |
     | ``action_mode`` | "project" | "project" or "softmax" |
     | ``temperature`` | 1.0 | softmax temperature (> 0) |
@@ -361,6 +361,8 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"scenario must be a green_llm_env.Scenario or None; got {type(scenario).__name__}")
         self._pinned = scenario
         sizes = scenario if scenario is not None else probe
+        if self.forecast_hours > sizes.T:  # rows past the horizon are 0; a huge H would only fill memory
+            raise ValueError(f"forecast_hours must be an integer in 0..T = {sizes.T}; got {self.forecast_hours}")
         self.I, self.J, self.K = sizes.I, sizes.J, sizes.K
         self.layout = ObservationLayout(self.I, self.K, self.J, self.forecast_hours)
         self._wi = self.layout.water_index
