@@ -271,3 +271,28 @@ def test_evaluate_workers_do_not_outlive_a_killed_parent(tmp_path):
     for p in left:
         os.kill(p, signal.SIGKILL)
     assert not left, f"workers {left} outlived the killed parent"
+
+
+@pytest.mark.slow
+def test_train_resume_falls_back_past_a_damaged_model(tmp_path):
+    """End to end: a truncated final model is reported in one line and the newest checkpoint resumed."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("stable_baselines3")
+    from .test_train import ENV_KEY, ROOT, TRAIN, _cmd, _env, _summary
+
+    first = subprocess.run(_cmd("ppo", tmp_path, n=256), capture_output=True, text=True, timeout=300, cwd=ROOT,
+                           env=_env())
+    assert first.returncode == 0, first.stderr[-3000:]
+    run = Path(_summary(first.stdout)["run_dir"])
+    model = run / f"{ENV_KEY}.zip"
+    model.write_bytes(model.read_bytes()[:100])  # a copy cut short
+    again = subprocess.run([sys.executable, TRAIN, "--resume", str(run), "-n", "384", "--no-progress-bar", "-v", "0"],
+                           capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
+    assert again.returncode == 0, again.stderr[-3000:]
+    damaged = [ln for ln in again.stdout.splitlines() if "is damaged" in ln]
+    assert damaged == [f"[train] {ENV_KEY}.zip is damaged (not a readable SB3 model zip: BadZipFile: File is not a "
+                       "zip file); falling back to the previous checkpoint"], again.stdout
+    assert "from rl_model_256_steps.zip at step 256" in again.stdout
+    assert _summary(again.stdout)["num_timesteps"] >= 384
