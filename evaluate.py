@@ -363,6 +363,29 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def check_fingerprints(out: Path, runner: "Runner") -> dict[str, str | None]:
+    """Each policy's fingerprint (``policy.fingerprint``: a trained agent's model and normalisation files,
+    `agents.registry.fingerprint`; None for the baselines), by spec; `CliError` when ``out`` holds rows of a
+    policy recorded in ``policies.json`` with another fingerprint (its model was retrained)."""
+    from baselines.policy import spec_label
+
+    meta_path = out / "policies.json"
+    try:
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    except json.JSONDecodeError:
+        raise CliError(f"{meta_path} is not valid JSON; use a new --out") from None
+    scored = {r["policy"] for r in read_csv(out / "results.csv", COLUMNS)}
+    marks = {}
+    for spec, pol in runner.policies.items():
+        label, mark = spec_label(spec), getattr(pol, "fingerprint", None)
+        old = meta.get(label, {}).get("fingerprint") if isinstance(meta.get(label), dict) else None
+        if label in scored and old != mark:
+            raise CliError(f"{out} holds rows of policy {label!r} from another model (fingerprint "
+                           f"{str(old)[:12]} in {meta_path.name}, now {str(mark)[:12]}); use a new --out")
+        marks[spec] = mark
+    return marks
+
+
 # ----------------------------------------------------------------------------------------- summary
 def bootstrap_ci(x: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean (seeded, so summaries are reproducible)."""
@@ -571,7 +594,9 @@ def run(cfg: Config) -> int:
     try:
         scenario = make_scenario_for(cfg, cfg.seeds[0])
     except Exception as exc:
-        used = f"--gen-kwargs {cfg.gen_kwargs}" + (f", --traces {cfg.traces}, --start {cfg.start}" if cfg.traces else "")
+        used = f"--gen-kwargs {cfg.gen_kwargs}"
+        if cfg.traces:
+            used += f", --traces {cfg.traces}, --start {cfg.start}"
         raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]} ({used}): {exc}") from None
     for spec in cfg.policies:
         try:
@@ -579,25 +604,17 @@ def run(cfg: Config) -> int:
         except Exception as exc:
             msg = str(exc).split(" was raised from the environment creator")[0].splitlines()[0]
             raise CliError(f"--env-kwargs {runner.env_kwargs(spec)} (policy {spec_label(spec)}): {msg}") from None
-    meta_path = out / "policies.json"
-    try:
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    except json.JSONDecodeError:
-        raise CliError(f"{meta_path} is not valid JSON; use a new --out") from None
-    rows = read_csv(out / "results.csv", COLUMNS)
-    scored = {r["policy"] for r in rows}
-    for spec, pol in runner.policies.items():
-        label = spec_label(spec)
-        kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
-        mark = getattr(pol, "fingerprint", None)
-        old_mark = meta.get(label, {}).get("fingerprint") if isinstance(meta.get(label), dict) else None
-        if label in scored and old_mark != mark:
-            raise CliError(f"{out} holds rows of policy {label!r} from another model (fingerprint "
-                           f"{str(old_mark)[:12]} in {meta_path.name}, now {str(mark)[:12]}); use a new --out")
-        meta[label] = {"spec": spec, "kind": kind, "env_kwargs": runner.env_kwargs(spec), "fingerprint": mark}
+    marks = check_fingerprints(out, runner)  # before anything is written: never mix rows of two models
     write_json_atomic(cfg_path, ident)
+    meta_path = out / "policies.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    for spec, pol in runner.policies.items():
+        kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
+        meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env_kwargs": runner.env_kwargs(spec),
+                                  "fingerprint": marks[spec]}
     write_json_atomic(meta_path, meta)
 
+    rows = read_csv(out / "results.csv", COLUMNS)
     done = {(r["policy"], int(r["seed"])) for r in rows}
     hourly_dir = out / "hourly"
     hourly_dir.mkdir(exist_ok=True)

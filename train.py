@@ -51,8 +51,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from green_llm_env.cli import CliError, OneLineParser, int_at_least, run_cli
-
 DEFAULT_ENV = "GreenLLM-v0"
 DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
 # Arguments that define the run and cannot change on --resume (its saved values are used).
@@ -68,22 +66,26 @@ def _kv_pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
     for item in values or []:
         key, sep, text = item.partition(":")
         if not sep or not key:
-            raise CliError(f"{flag} {item!r}: expected key:value")
+            raise SystemExit(f"{flag} {item!r}: expected key:value")
         out[key] = parse_value(text)
     return out
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI (every default None means: take it from the YAML file or, on --resume, from the run)."""
+    from green_llm_env.cli import OneLineParser, int_at_least
+
     p = OneLineParser(prog="train.py", description=__doc__.split("\n\n")[0],
                       formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--algo", help="algorithm: ppo, a2c, sac, td3, ddpg, tqc, recurrentppo")
     p.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV}; 'green_llm_env:' is implied)")
     p.add_argument("-n", "--n-timesteps", type=int, default=None,
                    help="total env steps (default: n_timesteps in the YAML); with --resume the new total")
-    p.add_argument("--seed", type=int_at_least(0), default=None, help="random seed (default: drawn at random and recorded)")
+    p.add_argument("--seed", type=int_at_least(0), default=None,
+                   help="random seed >= 0 (default: drawn at random and recorded)")
     p.add_argument("-f", "--log-folder", default=None, help="log folder (default logs)")
-    p.add_argument("--n-envs", type=int_at_least(1), default=None, help="parallel envs (default: n_envs in the YAML, else 8)")
+    p.add_argument("--n-envs", type=int_at_least(1), default=None,
+                   help="parallel envs (default: n_envs in the YAML, else 8)")
     p.add_argument("--vec", choices=("native", "dummy", "subproc"), default=None,
                    help="native: one batched numpy env (default; dummy when the YAML sets residual);\n"
                         "dummy/subproc: SB3 wrappers of gym.make")
@@ -146,7 +148,7 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
 
     if vec == "native":
         if residual is not None:
-            raise CliError(f"residual={residual!r} needs per-env wrappers: use --vec dummy or subproc")
+            raise SystemExit(f"residual={residual!r} needs per-env wrappers: use --vec dummy or subproc")
         venv = _make_native(env_id, n_envs, env_kwargs, seed)
         if shield is not None:
             from agents.policy import ShieldVecEnv
@@ -197,14 +199,14 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
 def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int) -> Any:
     """The natively batched env of ``green_llm_env.vector`` behind its SB3 ``VecEnv`` adapter."""
     if not env_id.split(":")[-1].startswith("GreenLLM"):
-        raise CliError(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
+        raise SystemExit(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
     try:
         from green_llm_env import vector
     except ImportError as exc:
-        raise CliError(f"--vec native: green_llm_env.vector is not available ({exc}); use --vec dummy") from None
+        raise SystemExit(f"--vec native: green_llm_env.vector is not available ({exc}); use --vec dummy") from None
     adapter = getattr(vector, "SB3VecEnv", None)
     if adapter is None:
-        raise CliError("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
+        raise SystemExit("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
     venv = adapter(num_envs=n_envs, **env_kwargs)
     venv.seed(seed)
     return venv
@@ -218,13 +220,15 @@ def _write_yaml(path: Path, data: dict[str, Any]) -> None:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise CliError(f"--resume: {path} is missing; is this a run folder written by train.py?")
+        raise SystemExit(f"--resume: {path} is missing; is this a run folder written by train.py?")
     with open(path) as fh:
         return yaml.safe_load(fh) or {}
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    from green_llm_env.cli import run_cli
+
     return run_cli("train.py", _main, argv)
 
 
@@ -240,7 +244,7 @@ def _main(argv: list[str] | None = None) -> int:
         try:
             layout = RunLayout.find(resume)
         except FileNotFoundError as exc:
-            raise CliError(f"--resume {resume}: not a training run folder ({exc})") from None
+            raise SystemExit(f"--resume {resume}: not a training run folder ({exc})") from None
         saved = _read_yaml(layout.args)
         clash = [k for k in _FIXED_ON_RESUME if k in given and _plain(given[k]) != saved.get(k)
                  and not (k in ("env_kwargs", "hyperparams") and _kv_pairs(given[k], k) == saved.get(k))]
@@ -284,7 +288,7 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         device = resolve_device(args.get("device") or "auto", algo, policy_name)
     except (RuntimeError, ValueError) as exc:
-        raise CliError(f"--device: {exc}") from None
+        raise SystemExit(f"--device: {exc}") from None
     seed = int(args["seed"])
     if not args.get("vec"):  # native batched env unless a per-env wrapper (residual) is configured
         args["vec"] = "dummy" if settings["residual"] else "native"
@@ -360,7 +364,7 @@ def _main(argv: list[str] | None = None) -> int:
             model = algo_cls(policy_name, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
                              **algo_kwargs)
         except (TypeError, ValueError, AssertionError) as exc:  # SB3 asserts some ranges (batch_size > 1)
-            raise CliError(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
+            raise SystemExit(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
 
     config = {**raw, "policy": policy_name, "n_timesteps": int(total), "n_envs": n_envs, "device": device}
     _write_yaml(layout.config, config)

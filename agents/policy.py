@@ -412,9 +412,9 @@ class TrainedPolicy:
             raise ValueError(f"action_groups={action_groups!r} is not one of {ACTION_GROUPS} or None")
         self.action_groups = action_groups
         self._shield = WaterShield() if shield else None
+        self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
         self.kind = "learned"
         self.env_kwargs: dict[str, Any] = {}
-        self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
         self.recurrent = isinstance(model, ALGOS["recurrentppo"])
         self._state: Any = None
         self._episode_start = True
@@ -440,8 +440,8 @@ class TrainedPolicy:
                      features=config.get("obs_features"), residual=config.get("residual"),
                      residual_scale=config.get("residual_scale", 0.5), shield=config.get("shield"),
                      action_groups=config.get("action_groups"))
-        policy.env_kwargs = training_env_kwargs(model_path)
         policy.fingerprint = fingerprint(model_path, vecnorm_path)
+        policy.env_kwargs = training_env_kwargs(model_path)
         return policy
 
     def reset(self, env: Any = None) -> None:

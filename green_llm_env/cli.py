@@ -45,10 +45,15 @@ def int_at_least(low: int) -> Callable[[str], int]:
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:
-    """``body(argv)``, with a `CliError` (or the ``ValueError`` subclasses it stands for) printed as one line
-    ``<prog>: error: <message>`` on stderr and exit status 2."""
+    """``body(argv)``, with a `CliError` or a ``SystemExit("message")`` printed as one line
+    ``<prog>: error: <message>`` on stderr and exit status 2 (``SystemExit`` with a status passes)."""
     try:
         return body(argv)
     except CliError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+        message = str(exc)
+    except SystemExit as exc:
+        if not isinstance(exc.code, str):
+            raise
+        message = exc.code
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return 2
