@@ -119,10 +119,13 @@ def _defaults() -> dict[str, Any]:
 
 
 def resolve_env_id(env: str) -> str:
-    """``GreenLLM-v0`` -> ``green_llm_env:GreenLLM-v0`` unless the bare id is registered already."""
+    """``GreenLLM-v0`` -> ``green_llm_env:GreenLLM-v0`` unless the bare id is registered by another package:
+    the module prefix makes every process that makes the env (``--vec subproc`` workers) import green_llm_env
+    and so register its ids, whatever this process imported before."""
     import gymnasium as gym
 
-    if ":" in env or env in gym.registry:
+    spec = gym.registry.get(env)
+    if ":" in env or (spec is not None and not str(spec.entry_point).startswith("green_llm_env")):
         return env
     return f"green_llm_env:{env}"
 
