@@ -28,11 +28,14 @@ Output folder:
   small file per seed so that finishing a seed never rewrites the others.
 - ``summary.md``: per policy mean, median and 95% bootstrap CI of the gap; the split oracle -> MPC with
   perfect forecasts -> MPC with noisy forecasts -> learned agents.
-- ``gaps.png``, ``costs.png``, ``hourly.png``; ``config.json`` and ``policies.json``.
+- ``gaps.png``, ``costs.png``, ``hourly.png``; ``config.json`` and ``policies.json`` (per policy its spec,
+  kind, env kwargs and, for a trained agent, the sha256 ``fingerprint`` of its model zip and normalisation
+  statistics).
 
 Rows are written as each seed finishes (temporary file + ``os.replace``, so the CSV is never half-written);
 a rerun into the same folder with the same configuration skips the (policy, seed) pairs already present,
-so a killed run loses at most the seeds in flight. A folder holding another configuration is refused.
+so a killed run loses at most the seeds in flight. A folder holding another configuration, or rows of a
+policy whose model has changed since (another fingerprint), is refused.
 """
 
 from __future__ import annotations
@@ -101,16 +104,23 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(message)
 
 
+MAX_SEEDS = 100_000
+"""Most seeds one run may name (each is an LP solve and an episode per policy)."""
+
+
 def parse_seeds(text: str) -> list[int]:
-    """``"1000-1019"``, ``"1,2,7"`` or a mix (``"1-3,10"``) -> sorted unique seeds (each >= 0)."""
-    seeds: set[int] = set()
+    """``"1000-1019"``, ``"1,2,7"`` or a mix (``"1-3,10"``) -> sorted unique seeds (each >= 0, at most
+    `MAX_SEEDS` of them)."""
+    ranges = []
     for part in str(text).split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
             raise CliError(f"--seeds must be integers >= 0 or ranges like 1000-1019; got {text!r}")
-        lo = int(m.group(1))
-        seeds.update(range(lo, int(m.group(2) or lo) + 1))
-    return sorted(seeds)
+        ranges.append((int(m.group(1)), int(m.group(2) or m.group(1))))
+    count = sum(hi - lo + 1 for lo, hi in ranges)
+    if count > MAX_SEEDS:
+        raise CliError(f"--seeds must name at most {MAX_SEEDS} seeds; got {text!r} ({count} seeds)")
+    return sorted({s for lo, hi in ranges for s in range(lo, hi + 1)})
 
 
 def parse_kv(items: list[str] | None, flag: str) -> dict[str, Any]:
@@ -304,8 +314,31 @@ class Runner:
 _WORKER: Runner | None = None
 
 
-def _worker_init(cfg: Config) -> None:
+def _exit_with_parent(parent: int, period_s: float = 0.5) -> None:
+    """In a worker: a daemon thread that ends this process once ``parent`` is gone (a killed evaluate.py
+    leaves no worker behind; on Linux the kernel is asked too, ``PR_SET_PDEATHSIG``)."""
+    import threading
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(period_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _worker_init(cfg: Config, parent: int) -> None:
     global _WORKER
+    _exit_with_parent(parent)
     _WORKER = Runner(cfg)
 
 
@@ -348,6 +381,29 @@ def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
     os.replace(tmp, path)
+
+
+def check_fingerprints(out: Path, runner: "Runner") -> dict[str, str | None]:
+    """Each policy's fingerprint (``policy.fingerprint``: a trained agent's model and normalisation files,
+    `agents.registry.fingerprint`; None for the baselines), by spec; `CliError` when ``out`` holds rows of a
+    policy recorded in ``policies.json`` with another fingerprint (its model was retrained)."""
+    from baselines.policy import spec_label
+
+    meta_path = out / "policies.json"
+    try:
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    except json.JSONDecodeError:
+        raise CliError(f"{meta_path} is not valid JSON; use a new --out") from None
+    scored = {r["policy"] for r in read_csv(out / "results.csv", COLUMNS)}
+    marks = {}
+    for spec, pol in runner.policies.items():
+        label, mark = spec_label(spec), getattr(pol, "fingerprint", None)
+        old = meta.get(label, {}).get("fingerprint") if isinstance(meta.get(label), dict) else None
+        if label in scored and old != mark:
+            raise CliError(f"{out} holds rows of policy {label!r} from another model (fingerprint "
+                           f"{str(old)[:12]} in {meta_path.name}, now {str(mark)[:12]}); use a new --out")
+        marks[spec] = mark
+    return marks
 
 
 # ----------------------------------------------------------------------------------------- summary
@@ -539,7 +595,13 @@ def run(cfg: Config) -> int:
     from baselines.policy import PolicySpecError, spec_label
 
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise CliError(f"--out {cfg.out}: not a writable folder ({exc.strerror or exc})") from None
     ident = cfg.identity()
     cfg_path = out / "config.json"
     if cfg_path.is_file():
@@ -549,7 +611,10 @@ def run(cfg: Config) -> int:
             old = None
         if old != json.loads(json.dumps(ident, sort_keys=True, default=str)):
             raise CliError(f"{out} holds results of another configuration ({cfg_path}); use a new --out")
-    labels = [spec_label(s) for s in cfg.policies]
+    try:
+        labels = [spec_label(s) for s in cfg.policies]
+    except PolicySpecError as exc:
+        raise CliError(f"--policies: {exc}") from None
     if len(set(labels)) != len(labels):
         raise CliError(f"--policies names a policy twice: {labels}")
     try:
@@ -562,20 +627,24 @@ def run(cfg: Config) -> int:
     try:
         scenario = make_scenario_for(cfg, cfg.seeds[0])
     except Exception as exc:
-        raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]}: {exc}") from None
+        used = f"--gen-kwargs {cfg.gen_kwargs}"
+        if cfg.traces:
+            used += f", --traces {cfg.traces}, --start {cfg.start}"
+        raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]} ({used}): {exc}") from None
     for spec in cfg.policies:
         try:
             runner.env_for(spec, scenario).reset(seed=0, options={"scenario": scenario})
         except Exception as exc:
             msg = str(exc).split(" was raised from the environment creator")[0].splitlines()[0]
             raise CliError(f"--env-kwargs {runner.env_kwargs(spec)} (policy {spec_label(spec)}): {msg}") from None
+    marks = check_fingerprints(out, runner)  # before anything is written: never mix rows of two models
     write_json_atomic(cfg_path, ident)
     meta_path = out / "policies.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     for spec, pol in runner.policies.items():
         kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
         meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env": runner.env_id(spec),
-                                  "env_kwargs": runner.env_kwargs(spec)}
+                                  "env_kwargs": runner.env_kwargs(spec), "fingerprint": marks[spec]}
     write_json_atomic(meta_path, meta)
 
     rows = read_csv(out / "results.csv", COLUMNS)
@@ -621,7 +690,7 @@ def run(cfg: Config) -> int:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(max_workers=min(cfg.workers, len(todo)), mp_context=mp.get_context("spawn"),
-                                 initializer=_worker_init, initargs=(cfg,)) as pool:
+                                 initializer=_worker_init, initargs=(cfg, os.getpid())) as pool:
             pending = {pool.submit(_worker_run, seed, specs) for seed, specs in todo.items()}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -33,7 +33,8 @@ applies the same settings when ``evaluate.py`` loads it (``--policies ppo=RUN_DI
 
 Stopping: the first SIGINT (Ctrl-C) or SIGTERM stops at the next env step and saves the model, the
 VecNormalize statistics and (with ``--save-replay-buffer``) the replay buffer, then exits with 130 / 143;
-``--resume RUN_DIR`` continues from the newest saved state (model or checkpoint) with the step count,
+``--resume RUN_DIR`` continues from the saved state with the most steps (final model or checkpoint; a damaged
+zip is reported in one line and the previous checkpoint used) with the step count,
 optimiser state and normalisation statistics, until the run's ``n_timesteps`` (or a new total ``-n``).
 """
 
@@ -72,14 +73,19 @@ def _kv_pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI (every default None means: take it from the YAML file or, on --resume, from the run)."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    from green_llm_env.cli import OneLineParser, int_at_least
+
+    p = OneLineParser(prog="train.py", description=__doc__.split("\n\n")[0],
+                      formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--algo", help="algorithm: ppo, a2c, sac, td3, ddpg, tqc, recurrentppo")
     p.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV}; 'green_llm_env:' is implied)")
     p.add_argument("-n", "--n-timesteps", type=int, default=None,
                    help="total env steps (default: n_timesteps in the YAML); with --resume the new total")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default: drawn at random and recorded)")
+    p.add_argument("--seed", type=int_at_least(0), default=None,
+                   help="random seed >= 0 (default: drawn at random and recorded)")
     p.add_argument("-f", "--log-folder", default=None, help="log folder (default logs)")
-    p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: n_envs in the YAML, else 8)")
+    p.add_argument("--n-envs", type=int_at_least(1), default=None,
+                   help="parallel envs (default: n_envs in the YAML, else 8)")
     p.add_argument("--vec", choices=("native", "dummy", "subproc"), default=None,
                    help="native: one batched numpy env (default; dummy when the YAML sets residual);\n"
                         "dummy/subproc: SB3 wrappers of gym.make")
@@ -90,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-conf", "--conf-file", default=None, help="hyperparameter YAML (default hyperparams/<algo>.yml)")
     p.add_argument("--eval-freq", type=int, default=None,
                    help="env steps between oracle-gap evaluations (default 10000; <= 0 disables)")
-    p.add_argument("--eval-seeds", type=int, nargs="+", default=None,
+    p.add_argument("--eval-seeds", type=int_at_least(0), nargs="+", default=None,
                    help=f"validation scenario seeds (default {' '.join(map(str, DEFAULT_EVAL_SEEDS))})")
     p.add_argument("--save-freq", type=int, default=None, help="env steps between checkpoints (default 50000; "
                    "<= 0 disables)")
@@ -99,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR")
     p.add_argument("--tensorboard-log", default=None, help="tensorboard folder (default: the run folder; '' = off)")
     p.add_argument("--no-progress-bar", action="store_true", default=None, help="hide the progress bar")
-    p.add_argument("--num-threads", type=int, default=None,
+    p.add_argument("--num-threads", type=int_at_least(1), default=None,
                    help="torch CPU threads (default 1 on the CPU: fastest for SB3's small MLPs)")
     p.add_argument("-v", "--verbose", type=int, default=None,
                    help="0: no SB3 log tables (one line per evaluation remains), 1: tables (default 1)")
@@ -113,10 +119,13 @@ def _defaults() -> dict[str, Any]:
 
 
 def resolve_env_id(env: str) -> str:
-    """``GreenLLM-v0`` -> ``green_llm_env:GreenLLM-v0`` unless the bare id is registered already."""
+    """``GreenLLM-v0`` -> ``green_llm_env:GreenLLM-v0`` unless the bare id is registered by another package:
+    the module prefix makes every process that makes the env (``--vec subproc`` workers) import green_llm_env
+    and so register its ids, whatever this process imported before."""
     import gymnasium as gym
 
-    if ":" in env or env in gym.registry:
+    spec = gym.registry.get(env)
+    if ":" in env or (spec is not None and not str(spec.entry_point).startswith("green_llm_env")):
         return env
     return f"green_llm_env:{env}"
 
@@ -233,6 +242,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    from green_llm_env.cli import run_cli
+
+    return run_cli("train.py", _main, argv)
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     cli = vars(parser.parse_args(argv))
     given = {k: v for k, v in cli.items() if v is not None and not (k == "device" and v == "auto")}
@@ -241,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
 
     resume = cli["resume"]
     if resume:
-        layout = RunLayout.find(resume)
+        try:
+            layout = RunLayout.find(resume)
+        except FileNotFoundError as exc:
+            raise SystemExit(f"--resume {resume}: not a training run folder ({exc})") from None
         saved = _read_yaml(layout.args)
         clash = [k for k in _FIXED_ON_RESUME if k in given and _plain(given[k]) != saved.get(k)
                  and not (k in ("env_kwargs", "hyperparams") and _kv_pairs(given[k], k) == saved.get(k))]
@@ -279,14 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     policy_name = settings["policy"] or DEFAULT_POLICY[algo]
     n_envs = int(args.get("n_envs") or settings["n_envs"] or 8)
-    total = args.get("n_timesteps") or settings["n_timesteps"]
+    total = args["n_timesteps"] if args.get("n_timesteps") is not None else settings["n_timesteps"]
     if not total or total <= 0:
         parser.error(f"-n/--n-timesteps={total!r}: give a positive budget or set n_timesteps in the YAML")
     try:
         device = resolve_device(args.get("device") or "auto", algo, policy_name)
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (RuntimeError, ValueError) as exc:
+        raise SystemExit(f"--device: {exc}") from None
     seed = int(args["seed"])
     if not args.get("vec"):  # native batched env where the env has one, unless a per-env wrapper is configured
         args["vec"] = "dummy" if settings["residual"] or not has_native_vector(env_id) else "native"
@@ -312,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:  # bad --env-kwargs fail here, before a run folder exists
         gym.make(env_id, **env_kwargs).close()
+    except gym.error.Error as exc:  # an unknown id
+        parser.error(f"--env {args['env']!r}: {exc}")
     except (TypeError, ValueError) as exc:
         parser.error(f"--env-kwargs {env_kwargs!r}: {exc}")
     if not resume:
@@ -324,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                        settings["action_groups"])
     model_path = vecnorm_path = buffer_path = None
     if resume:
-        model_path, vecnorm_path, buffer_path = layout.latest_state()
+        model_path, vecnorm_path, buffer_path = layout.latest_state(on_damaged=lambda path, why: print(
+            f"[train] {Path(path).name} is damaged ({why}); falling back to the previous checkpoint", flush=True))
     if settings["normalize"] is not None:
         if resume and Path(vecnorm_path).is_file():
             env = VecNormalize.load(str(vecnorm_path), env)
@@ -358,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             model = algo_cls(policy_name, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
                              **algo_kwargs)
-        except TypeError as exc:
-            raise SystemExit(f"hyperparameters for {algo}: {exc}") from None
+        except (TypeError, ValueError, AssertionError) as exc:  # SB3 asserts some ranges (batch_size > 1)
+            raise SystemExit(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
 
     config = {**raw, "policy": policy_name, "n_timesteps": int(total), "n_envs": n_envs, "device": device}
     _write_yaml(layout.config, config)

@@ -63,7 +63,10 @@ def load_hyperparams(algo: str, env_id: str = "GreenLLM-v0", path: str | Path | 
     if not path.is_file():
         raise FileNotFoundError(f"hyperparameter file for algo={algo!r} not found: {path}")
     with open(path) as fh:
-        data = yaml.safe_load(fh) or {}
+        try:
+            data = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of env ids to hyperparameters, got {type(data).__name__}")
     key = env_key(env_id)
@@ -180,11 +183,12 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
             raise ValueError(f"hyperparameter {key!r} is not supported by train.py (value {kwargs[key]!r})")
     settings = RunSettings({key: kwargs.pop(key, None) for key in RUN_KEYS})
     if settings["n_timesteps"] is not None:
-        settings["n_timesteps"] = int(float(settings["n_timesteps"]))
+        try:
+            settings["n_timesteps"] = int(float(settings["n_timesteps"]))
+        except (TypeError, ValueError):
+            raise ValueError(f"n_timesteps={settings['n_timesteps']!r}: expected a number of steps") from None
     if settings["n_envs"] is not None:
-        settings["n_envs"] = int(settings["n_envs"])
-        if settings["n_envs"] < 1:
-            raise ValueError(f"n_envs={settings['n_envs']!r} must be >= 1")
+        settings["n_envs"] = _integer("n_envs", settings["n_envs"], 1)
     settings["normalize"] = parse_normalize(settings["normalize"])
     if settings["obs_features"] in ("none", "None", False):
         settings["obs_features"] = None
@@ -200,6 +204,12 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
         settings["action_groups"] = None
     if settings["action_groups"] is not None and settings["action_groups"] not in ("j", "kj"):
         raise ValueError(f"action_groups={settings['action_groups']!r} is not 'j', 'kj' or none")
+    if settings["noise_type"] not in (None, "normal", "ornstein-uhlenbeck", "ou"):
+        raise ValueError(f"noise_type={settings['noise_type']!r} is not 'normal', 'ornstein-uhlenbeck' or absent")
+    for key in ("noise_std", "residual_scale"):
+        value = settings[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+            raise ValueError(f"{key}={value!r}: expected a number >= 0")
     settings["residual_scale"] = 0.5 if settings["residual_scale"] is None else float(settings["residual_scale"])
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = parse_policy_kwargs(kwargs["policy_kwargs"])
@@ -211,13 +221,30 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
                 raise ValueError(f"{key}={value!r}: expected lin_<float>, e.g. lin_3e-4") from None
         elif isinstance(value, str) and key in ("learning_rate", "clip_range", "clip_range_vf", "gamma", "gae_lambda",
                                                 "ent_coef_value", "tau", "vf_coef", "max_grad_norm"):
-            kwargs[key] = float(value)
+            try:
+                kwargs[key] = float(value)
+            except ValueError:
+                raise ValueError(f"{key}={value!r}: expected a number or lin_<float>, e.g. 3e-4") from None
     if isinstance(kwargs.get("train_freq"), list):
         kwargs["train_freq"] = tuple(kwargs["train_freq"])
-    for key in ("buffer_size", "batch_size", "n_steps", "learning_starts", "n_epochs", "gradient_steps"):
-        if isinstance(kwargs.get(key), float):
-            kwargs[key] = int(kwargs[key])
+    for key, low in _INT_KEYS.items():
+        if key in kwargs:
+            kwargs[key] = _integer(key, kwargs[key], low)
     return kwargs, settings
+
+
+_INT_KEYS = {"buffer_size": 1, "batch_size": 1, "n_steps": 1, "learning_starts": 0, "n_epochs": 1,
+             "gradient_steps": -1}
+"""Integer constructor arguments and their least value (``gradient_steps: -1``: as many as env steps)."""
+
+
+def _integer(key: str, value: Any, low: int) -> int:
+    """``value`` (an int, or an integral float such as ``1e6``) as an int >= ``low``; else ``ValueError``."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{key}={value!r}: expected an integer >= {low}")
+    return value
 
 
 def make_action_noise(noise_type: str | None, noise_std: float | None, n_actions: int):

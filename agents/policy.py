@@ -29,7 +29,7 @@ import yaml
 
 from baselines.heuristics import WaterGuard
 
-from .registry import ALGOS, RunLayout, canonical_name
+from .registry import ALGOS, RunLayout, canonical_name, fingerprint
 
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
            "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
@@ -423,6 +423,7 @@ class TrainedPolicy:
             raise ValueError(f"action_groups={action_groups!r} is not one of {ACTION_GROUPS} or None")
         self.action_groups = action_groups
         self._shield = WaterShield() if shield else None
+        self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
         self.kind = "learned"
         self.env_kwargs: dict[str, Any] = {}
         self.env_id: str | None = None  # the env it was trained on (set by `load`); evaluate.py plays it there
@@ -451,6 +452,7 @@ class TrainedPolicy:
                      features=config.get("obs_features"), residual=config.get("residual"),
                      residual_scale=config.get("residual_scale", 0.5), shield=config.get("shield"),
                      action_groups=config.get("action_groups"))
+        policy.fingerprint = fingerprint(model_path, vecnorm_path)
         policy.env_kwargs = training_env_kwargs(model_path)
         policy.env_id = training_env_id(model_path)
         return policy

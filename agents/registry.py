@@ -8,14 +8,19 @@ off-policy algorithms (SAC, TD3, DDPG, TQC), whose many small gradient steps on 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import zipfile
 from pathlib import Path
+from typing import Callable
 
 from stable_baselines3 import A2C, DDPG, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from sb3_contrib import TQC, RecurrentPPO
 
-__all__ = ["ALGOS", "DEFAULT_POLICY", "ON_POLICY", "RunLayout", "canonical_name", "get_algo", "is_off_policy", "resolve_device"]
+__all__ = ["ALGOS", "DEFAULT_POLICY", "ON_POLICY", "RunLayout", "canonical_name", "get_algo", "is_off_policy",
+           "fingerprint", "resolve_device", "saved_steps"]
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "a2c": A2C,
@@ -84,6 +89,39 @@ def resolve_device(device: str, algo: str, policy: str | None = None) -> str:
                 raise RuntimeError(f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) visible")
         return dev
     raise ValueError(f"device={device!r} is not one of 'auto', 'cpu', 'cuda', 'cuda:N'")
+
+
+def fingerprint(*paths: str | os.PathLike[str] | None) -> str:
+    """sha256 (hex) over the bytes of ``paths`` in order (None: skipped, recorded as absent), e.g. a model zip
+    and its VecNormalize pickle: equal fingerprints, equal trained policy."""
+    digest = hashlib.sha256()
+    for path in paths:
+        if path is None:
+            digest.update(b"\0none\0")
+            continue
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0end\0")
+    return digest.hexdigest()
+
+
+def saved_steps(model: str | os.PathLike[str]) -> int:
+    """``num_timesteps`` recorded in an SB3 model zip (its ``data`` JSON), after checking every member's CRC;
+    ``ValueError`` saying why for a missing, empty, truncated or foreign file."""
+    try:
+        with zipfile.ZipFile(model) as zf:
+            bad = zf.testzip()
+            if bad is not None:
+                raise ValueError(f"member {bad!r} is corrupt")
+            steps = json.loads(zf.read("data")).get("num_timesteps")
+    except FileNotFoundError:
+        raise ValueError("missing") from None
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, json.JSONDecodeError, AttributeError) as exc:
+        raise ValueError(f"not a readable SB3 model zip: {type(exc).__name__}: {exc}") from None
+    if isinstance(steps, bool) or not isinstance(steps, int):
+        raise ValueError(f"its data has no integer num_timesteps (got {steps!r})")
+    return steps
 
 
 class RunLayout:
@@ -159,18 +197,39 @@ class RunLayout:
         """The replay buffer saved with checkpoint ``steps``."""
         return self.run_dir / f"{self.checkpoint_prefix}_replay_buffer_{steps}_steps.pkl"
 
-    def latest_state(self) -> tuple[os.PathLike[str], os.PathLike[str], os.PathLike[str]]:
-        """(model, vecnormalize, replay buffer) of the most recently written state: the final/interrupted
-        model or the newest checkpoint, whichever is newer on disk. Paths may not exist (no VecNormalize,
-        no saved buffer)."""
+    def saved_states(self) -> list[tuple[os.PathLike[str], os.PathLike[str], os.PathLike[str]]]:
+        """(model, vecnormalize, replay buffer) of the final/interrupted model and every checkpoint, by step
+        count, most steps first (a checkpoint saved with the final model's step count after it): the step
+        count of the final model is read from its zip (unreadable: first, so that `latest_state` reports
+        it), a checkpoint's from its name. Paths other than the model may not exist."""
         candidates = []
         if self.model.is_file():
-            candidates.append((self.model.stat().st_mtime, self.model, self.vecnormalize, self.replay_buffer))
+            try:
+                steps = saved_steps(self.model)
+            except ValueError:
+                steps = float("inf")  # damaged, and usually the last file written: tried (and reported) first
+            candidates.append((steps, 1, self.model, self.vecnormalize, self.replay_buffer))
         for steps, path in self.checkpoints():
-            candidates.append((path.stat().st_mtime, path, self.checkpoint_vecnormalize(steps),
+            candidates.append((steps, 0, path, self.checkpoint_vecnormalize(steps),
                                self.checkpoint_replay_buffer(steps)))
-        if not candidates:
+        return [c[2:] for c in sorted(candidates, key=lambda c: (c[0], c[1]), reverse=True)]
+
+    def latest_state(self, on_damaged: Callable[[os.PathLike[str], str], None] | None = None
+                     ) -> tuple[os.PathLike[str], os.PathLike[str], os.PathLike[str]]:
+        """(model, vecnormalize, replay buffer) of the state with the most steps (`saved_states`) whose model
+        zip is intact (`saved_steps`); each damaged (truncated, empty) zip passed over is reported to
+        ``on_damaged(path, reason)``. ``FileNotFoundError`` when no model or none intact."""
+        states = self.saved_states()
+        if not states:
             raise FileNotFoundError(f"run_dir={str(self.run_dir)!r} holds no model ({self.model.name} or "
                                     f"{self.checkpoint_prefix}_<steps>_steps.zip)")
-        _, model, vecnorm, buffer = max(candidates, key=lambda c: c[0])
-        return model, vecnorm, buffer
+        for model, vecnorm, buffer in states:
+            try:
+                saved_steps(model)
+            except ValueError as exc:
+                if on_damaged is not None:
+                    on_damaged(model, str(exc))
+                continue
+            return model, vecnorm, buffer
+        raise FileNotFoundError(f"run_dir={str(self.run_dir)!r}: every model zip is damaged "
+                                f"({', '.join(Path(m).name for m, _, _ in states)})")

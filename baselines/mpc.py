@@ -62,7 +62,8 @@ def window(scenario: Scenario, t0: int, t1: int, Z: float, **overrides: np.ndarr
     """The scenario restricted to slots ``t0 .. t1-1`` with water budget ``Z`` (L, may be ``inf``).
 
     ``overrides`` replace time fields (already windowed, leading axis ``t1 - t0``), e.g. forecasts.
-    Not validated (``Z`` may be infinite); slot 0 of the result is slot ``t0`` of ``scenario``.
+    Validated like every Scenario (forecasts included), except that ``Z`` may be infinite; slot 0 of the
+    result is slot ``t0`` of ``scenario``.
     """
     if not 0 <= t0 < t1 <= scenario.T:
         raise ValueError(f"window needs 0 <= t0 < t1 <= T = {scenario.T}; got t0 = {t0}, t1 = {t1}")
@@ -74,7 +75,8 @@ def window(scenario: Scenario, t0: int, t1: int, Z: float, **overrides: np.ndarr
         if value.shape != changes[key].shape:
             raise ValueError(f"window override {key} must have shape {changes[key].shape}; got {value.shape}")
         changes[key] = value
-    return scenario.replace(**changes, Z=float(Z), start_hour=(int(scenario.start_hour) + t0) % 24)
+    return scenario.replace(**changes, Z=float(Z), start_hour=(int(scenario.start_hour) + t0) % 24,
+                            infinite_Z=True)
 
 
 def forecast_overrides(forecast: dict[str, np.ndarray], n: int | None = None) -> dict[str, np.ndarray]:

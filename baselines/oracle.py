@@ -15,8 +15,8 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,13 +26,14 @@ import highspy
 import numpy as np
 
 from green_llm_env import cost
+from green_llm_env.cli import CliError, OneLineParser, run_cli
 from green_llm_env.cost import Coefficients
 from green_llm_env.highs import silent_highs
-from green_llm_env.scenario import Scenario, ScenarioFileError
+from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError
 
 from .lp import LinearProgram, build_lp, objective_vector, pass_lp
 
-__all__ = ["OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver", "diagnose", "solve",
+__all__ = ["OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver", "TIME_LIMIT_S", "diagnose", "solve",
            "solve_lexicographic", "TABLE_I_ORDERS", "TABLE_II_WEIGHTS"]
 
 OBJECTIVES = {"energy": (1.0, 0.0, 0.0), "carbon": (0.0, 1.0, 0.0), "delay": (0.0, 0.0, 1.0)}
@@ -43,11 +44,15 @@ TABLE_II_WEIGHTS = ((1 / 3, 1 / 3, 1 / 3), (0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.
 TABLE_I_ORDERS = (("energy", "delay", "carbon"), ("energy", "carbon", "delay"), ("delay", "energy", "carbon"),
                   ("delay", "carbon", "energy"), ("carbon", "energy", "delay"), ("carbon", "delay", "energy"))
 
+TIME_LIMIT_S = 600.0
+"""Default HiGHS time limit (s) of one LP solve; the default scenario solves in about 0.05 s."""
+
 _STATUS_OK = highspy.HighsModelStatus.kOptimal
 
 
 class InfeasibleScenarioError(ValueError):
-    """The scenario admits no feasible allocation (or the LP is unbounded); the message says why."""
+    """The scenario admits no feasible allocation, the LP is unbounded, or HiGHS cannot solve it (time limit,
+    numbers out of its range); the message says why."""
 
 
 @dataclass
@@ -111,7 +116,7 @@ def diagnose(coef: Coefficients) -> str | None:
         t = int(np.argmax(bad))
         return (f"hour {t} needs at least {least_kw[t]:.1f} kW of facility power; grid caps plus renewables "
                 f"give {supply[t]:.1f} kW")
-    least_water = float(cost.water_l_per_share(coef).min(axis=2).sum())
+    least_water = cost.least_water_bound_l(coef)
     if least_water > coef.water_budget_l:
         return (f"the water budget Z = {coef.water_budget_l:.1f} L is below the least water any plan needs "
                 f"({least_water:.1f} L)")
@@ -123,11 +128,15 @@ class LPSolver:
     """One HiGHS instance holding the LP of a scenario; re-solves warm after cost or bound changes."""
 
     def __init__(self, scenario_or_coef: Scenario | Coefficients, weights: Sequence[float] | None = None,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, time_limit: float = TIME_LIMIT_S) -> None:
+        if not (isinstance(time_limit, (int, float)) and time_limit > 0):
+            raise ValueError(f"time_limit must be a number of seconds > 0; got {time_limit!r}")
         t0 = time.perf_counter()
         coef = scenario_or_coef if isinstance(scenario_or_coef, Coefficients) else cost.coefficients(
             scenario_or_coef)
         self.coef = coef
+        self.scenario = scenario_or_coef if isinstance(scenario_or_coef, Scenario) else None
+        self.time_limit = float(time_limit)
         self.lp: LinearProgram = build_lp(coef)
         self.objectives = {name: objective_vector(coef, w) for name, w in OBJECTIVES.items()}
         col_cost = self.cost_vector(weights) if weights is not None else np.zeros(self.lp.num_col)
@@ -136,12 +145,27 @@ class LPSolver:
         h = silent_highs()
         if threads:
             h.setOptionValue("threads", int(threads))
-        pass_lp(h, lp, col_cost)
+        h.setOptionValue("time_limit", self.time_limit)
+        try:
+            pass_lp(h, lp, col_cost)
+        except RuntimeError as exc:
+            raise InfeasibleScenarioError(self._refused(str(exc))) from None
         self.highs = h
         self.build_s = t1 - t0  # numpy: coefficients, sparse arrays, objective vectors
         self.pass_s = time.perf_counter() - t1  # HiGHS: instance and passModel
         self.solve_s = 0.0
         self._all_cols = np.arange(lp.num_col, dtype=np.int32)
+
+    def _refused(self, why: str) -> str:
+        """The message for an LP that HiGHS refuses: numbers too far apart for the solver's tolerances."""
+        lp = self.lp
+        text = (f"HiGHS refused the LP of this scenario ({why.split(';')[0]}): its numbers span too many orders "
+                f"of magnitude (scaled matrix entries {np.abs(lp.a_value[lp.a_value != 0]).min():.3g} .. "
+                f"{np.abs(lp.a_value).max():.3g}; HiGHS drops entries below 1e-9 and costs above 1e20)")
+        if self.scenario is not None:
+            name, value = cost.extreme_field(self.scenario, tuple(ARRAY_FIELDS))
+            text += f"; the most extreme field is Scenario.{name} (an entry {name} = {value:g})"
+        return text
 
     def cost_vector(self, weights: Sequence[float]) -> np.ndarray:
         """The weighted objective over the LP's columns."""
@@ -171,6 +195,9 @@ class LPSolver:
                 reason = diagnose(self.coef) or ("no allocation satisfies every constraint at once, although "
                                                  "each constraint family is satisfiable alone")
                 raise InfeasibleScenarioError(f"infeasible scenario: {reason}")
+            if status == highspy.HighsModelStatus.kTimeLimit:
+                raise InfeasibleScenarioError(f"the LP solver reached its time limit of {self.time_limit:g} s "
+                                              f"(time_limit) without an optimum")
             if status == highspy.HighsModelStatus.kUnbounded:
                 raise InfeasibleScenarioError("unbounded scenario: the weighted grid price is negative with no "
                                               "grid cap")
@@ -199,32 +226,35 @@ def _scenario_coef(scenario: Scenario | Coefficients) -> Coefficients:
 
 
 def solve(scenario: Scenario | Coefficients, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
-          tie_break: float = 1e-6) -> OracleResult:
+          tie_break: float = 1e-6, time_limit: float = TIME_LIMIT_S) -> OracleResult:
     """Minimise σe·C1 + σc·C2 + σd·C3 over the whole horizon.
 
     A zero weight is raised to ``tie_break`` inside the solver (MODEL.md section 5: M1 and M2 leave delay
-    degenerate); the reported ``objective`` uses the weights as given.
+    degenerate); the reported ``objective`` uses the weights as given. HiGHS stops after ``time_limit``
+    seconds (`InfeasibleScenarioError` then says so).
     """
     w = cost.check_weights(weights)
     t0 = time.perf_counter()
     coef = _scenario_coef(scenario)
     coef_s = time.perf_counter() - t0
-    solver = LPSolver(coef, weights=np.where(w == 0, tie_break, w))
+    solver = LPSolver(scenario if isinstance(scenario, Scenario) else coef, weights=np.where(w == 0, tie_break, w),
+                      time_limit=time_limit)
     solver.build_s += coef_s
     v = solver.run()
     return solver.result(v, solver.cost_vector(w), method="weighted", weights=tuple(float(x) for x in w))
 
 
 def solve_lexicographic(scenario: Scenario | Coefficients, order: Sequence[str] = ("energy", "delay", "carbon"),
-                        eps: float = 1e-3) -> OracleResult:
+                        eps: float = 1e-3, time_limit: float = TIME_LIMIT_S) -> OracleResult:
     """Algorithm 1: phase l minimises ``order[l]`` with every earlier objective kept within (1 + eps) of its
-    optimum. Phases re-solve the same HiGHS instance, warm. Returns the final phase's plan."""
+    optimum. Phases re-solve the same HiGHS instance, warm (each within ``time_limit`` s). Returns the final
+    phase's plan."""
     order = tuple(order)
     if not order or len(set(order)) != len(order) or not set(order) <= set(OBJECTIVES):
         raise ValueError(f"order must list distinct objectives from {list(OBJECTIVES)}; got {list(order)}")
     if not (np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be finite and >= 0; got {eps}")
-    solver = LPSolver(_scenario_coef(scenario))
+    solver = LPSolver(scenario, time_limit=time_limit)
     phases = []
     v = None
     for name in order:
@@ -299,10 +329,10 @@ def _parse_weights(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _body(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     is_tables = bool(argv) and argv[0] == "tables"
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m baselines.oracle" + (" tables" if is_tables else ""),
         description=("Reproduce the letter's Tables I and II." if is_tables else
                      "Solve the full-horizon LP of a scenario (perfect foresight)."))
@@ -320,13 +350,22 @@ def main(argv: list[str] | None = None) -> int:
             rows = tables(scenario)
             print(json.dumps(rows, indent=1) if args.json else format_tables(rows))
             return 0
-        if args.lexicographic:
-            res = solve_lexicographic(scenario, tuple(s.strip() for s in args.lexicographic.split(",")), args.eps)
+        if args.lexicographic is not None:
+            order = tuple(s.strip() for s in args.lexicographic.split(","))
+            if not order or set(order) - set(OBJECTIVES) or len(set(order)) != len(order):
+                raise CliError(f"--lexicographic must list distinct objectives from {', '.join(OBJECTIVES)}; "
+                               f"got {args.lexicographic!r}")
+            if not (math.isfinite(args.eps) and args.eps >= 0):
+                raise CliError(f"--eps must be finite and >= 0; got {args.eps}")
+            res = solve_lexicographic(scenario, order, args.eps)
         else:
-            res = solve(scenario, _parse_weights(args.weights) if args.weights else cost.DEFAULT_WEIGHTS)
-    except (ScenarioFileError, InfeasibleScenarioError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+            res = solve(scenario, cost.DEFAULT_WEIGHTS if args.weights is None else _parse_weights(args.weights))
+    except (ScenarioFileError, InfeasibleScenarioError) as exc:
+        raise CliError(str(exc)) from None
+    except CliError:
+        raise
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     if args.json:
         print(json.dumps(res.to_dict()))
     else:
@@ -335,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
               f"emissions {res.emissions_kg:.1f} kg; water {res.water_l:.1f} L (dual {res.water_dual:.4g} $/L); "
               f"build {res.build_s * 1e3:.1f} ms, solve {res.solve_s * 1e3:.1f} ms")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    return run_cli("python -m baselines.oracle", _body, argv)
 
 
 if __name__ == "__main__":

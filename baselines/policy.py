@@ -195,6 +195,10 @@ def make_policy(spec: str, **kw: Any) -> Policy:
             policy = factory(name=label, **{**defaults, **kw, **options})
         except TypeError as exc:
             raise PolicySpecError(f"policy spec {spec!r}: {exc}") from None
+        except ValueError as exc:  # a bad option value: name the options, whatever the factory's message
+            given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+            raise PolicySpecError(f"policy spec {spec!r}" + (f" (options {given})" if given else "")
+                                  + f": {exc}") from None
     else:
         raise PolicySpecError(f"unknown policy {name!r} in spec {spec!r}; known: {', '.join(available_policies())}")
     if not isinstance(policy, Policy):

@@ -1,8 +1,7 @@
 """green-llm-env: geo-distributed LLM inference allocation (the Green-LLM letter) as an RL benchmark."""
 
-from .scenario import Scenario, ScenarioFileError, scale
-from .generator import DEFAULT_WATER_FRACTION, make_scenario, scenario_from_traces
-from . import cost
+import importlib as _importlib
+from typing import Any as _Any
 
 from gymnasium.envs.registration import register as _register, registry as _registry
 
@@ -21,7 +20,19 @@ if ENV_ID not in _registry:  # terminates at the scenario's horizon: no TimeLimi
 if HYBRID_ENV_ID not in _registry:
     _register(id=HYBRID_ENV_ID, entry_point="green_llm_env.wrappers:make_hybrid_env", max_episode_steps=None)
 
-from .env import GreenLLMEnv  # noqa: E402  (after registration; imports gymnasium anyway)
+# Everything else is imported on first use, so that ``python -m green_llm_env.scenario`` runs its module once
+# (an eager import here would make runpy warn that the module is already in sys.modules).
+_LAZY = {"Scenario": "scenario", "ScenarioFileError": "scenario", "scale": "scenario",
+         "DEFAULT_WATER_FRACTION": "generator", "make_scenario": "generator", "scenario_from_traces": "generator",
+         "GreenLLMEnv": "env", "cost": None}
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _LAZY:
+        module = _importlib.import_module(f".{_LAZY[name] or name}", __name__)
+        return module if _LAZY[name] is None else getattr(module, name)
+    raise AttributeError(f"module 'green_llm_env' has no attribute {name!r}")
+
 
 __all__ = ["DEFAULT_WATER_FRACTION", "ENV_ID", "ENV_ID_V0", "HYBRID_ENV_ID", "GreenLLMEnv", "Scenario", "ScenarioFileError", "cost",
            "make_scenario", "scale", "scenario_from_traces"]

@@ -14,11 +14,13 @@ environments' step runs too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import kernels
 
-__all__ = ["ACTION_MODES", "map_actions", "network", "project_simplex", "softmax",
+__all__ = ["ACTION_MODES", "box_action", "map_actions", "network", "project_simplex", "softmax",
            "sorting_network", "to_allocation"]
 
 ACTION_MODES = ("project", "softmax")
@@ -66,6 +68,29 @@ def network(J: int) -> np.ndarray:
         arr.flags.writeable = False
         _NET_ARRAYS[J] = arr
     return arr
+
+
+def box_action(action: Any, shapes: tuple[tuple[int, ...], ...], name: str = "action") -> np.ndarray:
+    """``action`` as a C-contiguous float32 or float64 array of one of ``shapes``, clipped to the action Box
+    [-1, 1] (entries outside it would otherwise change the map's meaning: about 1e16 rounds a projected row
+    to all zeros). Points on the simplex are in the Box, so they pass unchanged; NaN and inf are left for the
+    map to report. ``ValueError`` naming ``name`` for a complex, non-numeric or wrongly shaped action."""
+    a = action
+    if not (isinstance(a, np.ndarray) and (a.dtype == np.float32 or a.dtype == np.float64)):
+        try:
+            raw = np.asarray(action)
+            complex_ = np.iscomplexobj(raw)
+            a = None if complex_ else raw.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a numeric array of shape {shapes[0]}; got {action!r}") from None
+        if complex_:
+            raise ValueError(f"{name} must be real; got dtype {raw.dtype} (the imaginary part would be lost)")
+    if a.shape not in shapes:
+        raise ValueError(f"{name} must have shape {' or '.join(map(str, shapes))}; got shape {a.shape}")
+    hi, lo = a.max(initial=-np.inf), a.min(initial=np.inf)
+    if (hi > 1.0 or lo < -1.0) and not (hi == np.inf or lo == -np.inf):
+        a = np.clip(a, -1.0, 1.0)
+    return np.ascontiguousarray(a)
 
 
 def _rows(a: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ Internally (i, k) is flattened to one axis of length ``N = I*K`` (row-major, ``n
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -27,14 +28,17 @@ __all__ = [
     "Coefficients",
     "HourTables",
     "DEFAULT_WEIGHTS",
+    "check_derived",
     "check_weights",
     "coefficients",
+    "extreme_field",
     "delay_usd_per_share",
     "evaluate",
     "facility_kw_per_share",
     "grid_price",
     "hour_tables",
     "hour_terms",
+    "least_water_bound_l",
     "objective_coefficients",
     "water_l_per_share",
 ]
@@ -51,7 +55,7 @@ def check_weights(weights: Sequence[float], name: str = "weights") -> np.ndarray
     """(σe, σc, σd) as a float array; ``ValueError`` unless three finite values >= 0 summing to 1."""
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     if w.shape != (3,):
-        raise ValueError(f"{name} must be three numbers (energy, carbon, delay); got {list(w)}")
+        raise ValueError(f"{name} must be three numbers (energy, carbon, delay); got {[float(v) for v in w]}")
     if not np.all(np.isfinite(w)) or np.any(w < 0):
         raise ValueError(f"{name} must be finite and >= 0; got {tuple(float(v) for v in w)}")
     if abs(w.sum() - 1.0) > 1e-6:
@@ -152,6 +156,12 @@ def water_l_per_share(coef: Coefficients) -> np.ndarray:
     return facility_kw_per_share(coef) * coef.water_l_per_kwh[:, None, :]
 
 
+def least_water_bound_l(coef: Coefficients) -> float:
+    """A lower bound (L) on the water of any plan: every (t, i, k) at its least-water DC, capacities ignored;
+    a water budget below it makes the scenario infeasible."""
+    return float(water_l_per_share(coef).min(axis=2).sum())
+
+
 def delay_usd_per_share(coef: Coefficients) -> np.ndarray:
     """(T, N, J) delay cost ($) per unit share: ρ[k]·D."""
     return coef.rho[:, None] * coef.delay_s
@@ -160,6 +170,62 @@ def delay_usd_per_share(coef: Coefficients) -> np.ndarray:
 def objective_coefficients(coef: Coefficients, weights: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """The weighted objective as linear costs: ((T, N, J) $ per unit share x, (T, J) $ per kW of P_g)."""
     return weights[2] * delay_usd_per_share(coef), grid_price(coef, weights)
+
+
+# ------------------------------------------------------------------ derived magnitudes
+_ENERGY = ("lam", "tau_in", "h", "tau_out", "f")
+_DELAY = ("lam", "h", "f", "beta", "B", "d", "v")
+
+
+def _derived_bounds(c: Coefficients) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+    """(meaning, a bound on its sum over every (t, n, j), scenario fields it is made of) of each derived
+    per-share quantity; the terms are >= 0, so a finite bound means every entry is finite."""
+    it = float(c.it_kw.sum())
+    fac = it * float(c.pue.max())
+    delay = float(c.delay_s.sum())
+    return (
+        ("IT kW per share lam·(tau_in·h + tau_out·f)", it, _ENERGY),
+        ("facility kW per share (IT kW·PUE)", fac, _ENERGY + ("PUE",)),
+        ("water L per share (facility kW·(WUE/PUE + EWIF))", fac * float(c.water_l_per_kwh.max()),
+         _ENERGY + ("PUE", "WUE", "EWIF")),
+        ("resource units per share alpha·(h + f)·lam", float(c.resource.sum()), ("lam", "h", "f", "alpha")),
+        ("delay s per share beta·lam·(h + f)/B + d + v·(h + f)·lam", delay, _DELAY),
+        ("delay $ per share (rho·delay)", delay * float(c.rho.max()), _DELAY + ("rho",)),
+        ("grid $ per share (facility kW·(|c| + delta·theta))",
+         fac * float(np.abs(c.price).max() + c.carbon_usd_per_kwh.max()), _ENERGY + ("PUE", "c", "delta", "theta")),
+    )
+
+
+def extreme_field(s: Scenario, fields: Sequence[str]) -> tuple[str, float]:
+    """(name, entry) of the field among ``fields`` whose nonzero entry lies most orders of magnitude away from
+    the seeded generator's typical value of that field (the likely cause of an overflow)."""
+    from .generator import make_scenario
+
+    ref = make_scenario(0, I=1, J=1, K=1, T=1, R=1, water_fraction=None)
+    best = (fields[0], float(np.asarray(getattr(s, fields[0])).reshape(-1)[0]), -1.0)
+    for name in fields:
+        a = np.asarray(getattr(s, name), np.float64).reshape(-1)
+        a = a[a != 0]
+        if a.size:
+            typical = float(np.median(np.abs(getattr(ref, name)))) or 1.0
+            decades = np.abs(np.log10(np.abs(a)) - math.log10(typical))
+            q = int(np.argmax(decades))
+            if decades[q] > best[2]:
+                best = (name, float(a[q]), float(decades[q]))
+    return best[0], best[1]
+
+
+def check_derived(s: Scenario) -> None:
+    """``ValueError`` naming the scenario field to blame when a derived per-share quantity (`coefficients`:
+    energy, water, resources, delay, their $) is not finite, so that no overflow reaches a reward or the
+    solver. Called by `Scenario.validate`."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        bounds = _derived_bounds(coefficients(s))
+    for meaning, total, fields in bounds:
+        if not math.isfinite(total):
+            name, value = extreme_field(s, fields)
+            raise ValueError(f"Scenario.{name} must keep the derived {meaning} finite; got an entry {name} = "
+                             f"{value:g}, which makes it overflow")
 
 
 # ------------------------------------------------------------------------ the hourly kernel

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import cost, kernels
-from .actions import ACTION_MODES, map_actions, network
+from .actions import ACTION_MODES, box_action, map_actions, network
 from .generator import make_scenario, scenario_from_traces
 from .observation import ObservationLayout, forecast_noise_factors, forecast_values, observation_table
 from .scenario import CARBON_TRACE_FILE, Scenario
@@ -32,8 +32,11 @@ DEFAULT_REWARD_SCALE = 0.1
 """Default reward scale: the default generator's hourly weighted cost is a few $, so rewards are O(1)."""
 DEFAULT_PENALTY_FACTOR = 2.0
 """Safety factor on the exchange-rate bound of the penalty coefficients (see `penalty_coefficients`)."""
-FEASIBILITY_TOL = 1e-6
-"""Violations up to this fraction of a family's total bound are solver round-off and are not charged."""
+FEASIBILITY_TOL = 1e-11
+"""Violations up to this fraction of a family's total bound are round-off and are not charged. The oracle's
+replayed plan and the safety layer's output violate by at most about 6e-15 of it (seeds 0-20); a plan that
+uses the whole forgiveness beats the oracle by about 10x this fraction (relative), so the score cannot be
+farmed by more than about 1e-10."""
 
 _INFO_KEYS = tuple(n.replace("_usd", "_cost") for n in cost.NUMBERS) + ("penalty",)
 """Step info keys: `cost.NUMBERS` (``*_usd`` read ``*_cost``) then the penalty ($)."""
@@ -200,8 +203,11 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
       ``x.reshape(-1)`` (float64 is kept; it is not rounded to float32) and is applied exactly.
     - ``action_mode="softmax"``: ``softmax(a / temperature)`` per row.
 
-    The action may also be given with shape (I, K, J). NaN/inf or any other shape raises ``ValueError``.
-    ``info["projection_distance"]`` is the Euclidean distance between the action and the applied shares.
+    The action may also be given with shape (I, K, J). Entries outside the Box are clipped to [-1, 1] before
+    the map (points on the simplex are inside it, so an allocation is still applied exactly; unclipped, an
+    entry of about 1e16 would round a projected row to all zeros, serving nothing for free). NaN/inf, a complex
+    dtype or any other shape raises ``ValueError``. ``info["projection_distance"]`` is the Euclidean distance
+    between the (clipped) action and the applied shares.
 
     ## Observation Space
 
@@ -239,7 +245,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
     two DCs (a local exchange-rate bound), so that violating never pays. This is a bound on local moves, not
     a proof about every plan; at factor 1 it exceeded the oracle's LP dual values by 50x or more on the
     seeds checked, and tests check that random and heuristic policies never beat the oracle. ``tol_f`` =
-    1e-6 × the family's total bound forgives solver round-off (the oracle's plan pays exactly 0).
+    1e-11 × the family's total bound (`FEASIBILITY_TOL`) forgives round-off (the oracle's plan pays exactly 0).
     With ``constraint_mode="project"`` a safety layer (`green_llm_env.safety`, a small HiGHS QP, a few ms)
     first moves the shares to the nearest allocation that meets every constraint of the hour, with the water
     row capped at what is left minus the least water the later hours need; the penalty is then 0 unless less
@@ -272,7 +278,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
     |---|---|---|
     | ``scenario`` | None | a `Scenario` to play in every episode (None: draw one per episode) |
     | ``weights`` | (1/3, 1/3, 1/3) | (σe, σc, σd) >= 0 summing to 1 |
-    | ``forecast_hours`` | 0 | H hours of forecasts in the observation |
+    | ``forecast_hours`` | 0 | H hours of forecasts in the observation (0..T) |
     | ``forecast_noise`` | 0.0 | σ of the multiplicative lognormal forecast noise |
     | ``action_mode`` | "project" | "project" or "softmax" |
     | ``temperature`` | 1.0 | softmax temperature (> 0) |
@@ -360,6 +366,8 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"scenario must be a green_llm_env.Scenario or None; got {type(scenario).__name__}")
         self._pinned = scenario
         sizes = scenario if scenario is not None else probe
+        if self.forecast_hours > sizes.T:  # rows past the horizon are 0; a huge H would only fill memory
+            raise ValueError(f"forecast_hours must be an integer in 0..T = {sizes.T}; got {self.forecast_hours}")
         self.I, self.J, self.K = sizes.I, sizes.J, sizes.K
         self.layout = ObservationLayout(self.I, self.K, self.J, self.forecast_hours)
         self._wi = self.layout.water_index
@@ -529,16 +537,9 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
 
     # ------------------------------------------------------------------------------------ step
     def _action_array(self, action: Any) -> np.ndarray:
-        """``action`` validated (shape) as a C-contiguous float32 or float64 array of shape (1, N, J)."""
-        a = action
-        if not (isinstance(a, np.ndarray) and (a.dtype == np.float32 or a.dtype == np.float64)):
-            try:
-                a = np.asarray(action, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"action must be a numeric array of shape ({self._A},); got {action!r}") from None
-        if a.shape != self._flat_shape and a.shape != self._cube_shape:
-            raise ValueError(f"action must have shape ({self._A},) or {self._cube_shape}; got shape {a.shape}")
-        return np.ascontiguousarray(a).reshape(self._step_shape)
+        """``action`` validated (shape, real) and clipped to the Box, as a C-contiguous float32 or float64
+        array of shape (1, N, J) (`actions.box_action`)."""
+        return box_action(action, (self._flat_shape, self._cube_shape)).reshape(self._step_shape)
 
     def _non_finite(self, a: np.ndarray) -> ValueError:
         flat = a.reshape(-1)

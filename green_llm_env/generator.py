@@ -155,7 +155,7 @@ def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int =
                     P_w=P_w, P_max=P_max, WUE=WUE, EWIF=EWIF, Z=1e12, C=C, alpha=alpha, beta=beta, B=B, d=d,
                     v=v, rho=rho, Delta=Delta, dc_names=dc_names, query_types=query_types, start=start,
                     start_hour=int(start_hour),
-                    description=f"green-llm-env synthetic scenario, seed {seed}").validate()
+                    description=f"green-llm-env synthetic scenario, seed {seed}")
     if water_fraction is None:
         return scen
     coef = cost.coefficients(scen)

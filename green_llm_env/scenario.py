@@ -17,7 +17,7 @@ import dataclasses
 import json
 import math
 import sys
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -70,10 +70,23 @@ class ScenarioFileError(ValueError):
     """A scenario file or trace file that cannot be read; the message names the file and the problem."""
 
 
-def _frozen(a: Any) -> np.ndarray:
-    arr = np.array(a, dtype=np.float64)
+def _frozen(name: str, a: Any) -> np.ndarray:
+    if isinstance(a, np.ndarray) and a.dtype == np.float64 and not a.flags.writeable and a.flags.owndata:
+        return a  # already frozen (a field kept by `Scenario.replace`)
+    try:
+        raw = np.asarray(a)
+        arr = None if np.iscomplexobj(raw) or raw.dtype == bool else np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"Scenario.{name} must be an array of real numbers; got {_short(a)}") from None
+    if arr is None:
+        raise ValueError(f"Scenario.{name} must be an array of real numbers; got dtype {raw.dtype}")
     arr.setflags(write=False)
     return arr
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,7 +123,9 @@ class Scenario:
 
     ``dc_names`` (J) and ``query_types`` (K) label the axes; ``start`` is the UTC start of slot 0
     (ISO-8601) or None; ``start_hour`` is the hour of day of slot 0 (0-23).
-    Arrays are converted to read-only float64 on construction; call `validate` to check them.
+    Arrays are converted to read-only float64 and checked (`validate`) on construction, so every Scenario,
+    ``replace`` and `scale` included, is valid; ``infinite_Z=True`` also admits ``Z = inf`` (no water budget,
+    the MPC's windows).
     """
 
     lam: np.ndarray
@@ -141,13 +156,24 @@ class Scenario:
     start_hour: int = 0
     description: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    infinite_Z: InitVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, infinite_Z: bool = False) -> None:
         for name in ARRAY_FIELDS:
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
-        object.__setattr__(self, "Z", float(self.Z))
-        object.__setattr__(self, "dc_names", tuple(str(n) for n in self.dc_names))
-        object.__setattr__(self, "query_types", tuple(str(n) for n in self.query_types))
+            object.__setattr__(self, name, _frozen(name, getattr(self, name)))
+        if isinstance(self.Z, (bool, complex, np.bool_, np.complexfloating)):
+            raise ValueError(f"Scenario.Z (water budget, L) must be a real number; got {self.Z!r}")
+        try:
+            object.__setattr__(self, "Z", float(self.Z))
+        except (TypeError, ValueError):
+            raise ValueError(f"Scenario.Z (water budget, L) must be a number; got {_short(self.Z)}") from None
+        for name in ("dc_names", "query_types"):
+            names = getattr(self, name)
+            if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+                raise ValueError(f"Scenario.{name} must be a sequence of strings; got {_short(names)}")
+            object.__setattr__(self, name, tuple(names))
+        object.__setattr__(self, "_infinite_Z", bool(infinite_Z))
+        self.validate()
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -174,7 +200,8 @@ class Scenario:
     __hash__ = None  # type: ignore[assignment]
 
     def replace(self, **changes: Any) -> "Scenario":
-        """A copy with some fields replaced (``dataclasses.replace``)."""
+        """A copy with some fields replaced (``dataclasses.replace``), validated like every Scenario;
+        ``infinite_Z=True`` admits ``Z = inf``."""
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------- validation
@@ -211,15 +238,20 @@ class Scenario:
                 _check(name, arr, arr <= 0, "> 0")
         if self.PUE.min() < 1:
             _check("PUE", self.PUE, self.PUE < 1, ">= 1")
-        if not (math.isfinite(self.Z) and self.Z >= 0):
+        if not (self.Z >= 0 and (math.isfinite(self.Z) or self.__dict__.get("_infinite_Z"))):
             raise ValueError(f"Scenario.Z (water budget, L) must be finite and >= 0; got {self.Z}")
         if self.dc_names and len(self.dc_names) != sizes["J"]:
             raise ValueError(f"Scenario.dc_names must have J = {sizes['J']} names; got {len(self.dc_names)}")
         if self.query_types and len(self.query_types) != sizes["K"]:
             raise ValueError(
                 f"Scenario.query_types must have K = {sizes['K']} names; got {len(self.query_types)}")
-        if not 0 <= int(self.start_hour) <= 23:
+        if isinstance(self.start_hour, (bool, np.bool_)) or not isinstance(self.start_hour, (int, np.integer)):
+            raise ValueError(f"Scenario.start_hour must be an integer in 0..23; got {self.start_hour!r}")
+        if not 0 <= self.start_hour <= 23:
             raise ValueError(f"Scenario.start_hour must be in 0..23; got {self.start_hour}")
+        from .cost import check_derived
+
+        check_derived(self)
         return self
 
     # ------------------------------------------------------------------- JSON
@@ -254,9 +286,16 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "scenario") -> "Scenario":
-        """Build from a dict in the JSON schema; ``ScenarioFileError`` names what is missing or malformed."""
+        """Build from a dict in the JSON schema; ``ScenarioFileError`` names what is missing or malformed.
+
+        Checked in this order, so that the message blames the right entry: ``sizes`` (optional; each of I, J,
+        K, T, R an integer >= 1), each array's values (numbers, not ``true``/``false``) and its shape against
+        ``sizes`` (or, without ``sizes``, against the length most arrays agree on), then the scalars and names,
+        then `validate`.
+        """
         if not isinstance(data, Mapping):
             raise ScenarioFileError(f"{source}: top level must be a JSON object")
+        sizes = _read_sizes(data.get("sizes"), source)
         arrays = data.get("arrays")
         if not isinstance(arrays, Mapping):
             raise ScenarioFileError(f"{source}: missing object 'arrays'")
@@ -270,6 +309,8 @@ class Scenario:
             if sorted(dims) != sorted(spec.dims):
                 raise ScenarioFileError(
                     f"{source}: array '{spec.json_name}' has dims {list(dims)}; expected {list(spec.json_dims)}")
+            if _has_bool(values):
+                raise ScenarioFileError(f"{source}: array '{spec.json_name}' must hold numbers; got true/false")
             try:
                 arr = np.array(values, dtype=np.float64)
             except (TypeError, ValueError) as exc:
@@ -278,27 +319,33 @@ class Scenario:
                 raise ScenarioFileError(
                     f"{source}: array '{spec.json_name}' has {arr.ndim} axes; dims say {len(dims)}")
             kwargs[name] = np.transpose(arr, [dims.index(a) for a in spec.dims])
+        _check_shapes(kwargs, sizes, source)
         try:
             z = data["scalars"]["Z"]
-            kwargs["Z"] = float(z["value"] if isinstance(z, Mapping) else z)
+            z = z["value"] if isinstance(z, Mapping) else z
+            if isinstance(z, bool) or not isinstance(z, (int, float)):
+                raise TypeError
+            kwargs["Z"] = float(z)
         except (KeyError, TypeError, ValueError):
             raise ScenarioFileError(f"{source}: missing or non-numeric scalar 'Z' (scalars.Z.value)") from None
+        hour = data.get("start_hour", 0)
+        if isinstance(hour, bool) or not isinstance(hour, int):
+            raise ScenarioFileError(f"{source}: start_hour must be an integer in 0..23; got {hour!r}")
+        for key in ("dc_names", "query_types"):
+            names = data.get(key, [])
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise ScenarioFileError(f"{source}: {key} must be a list of strings; got {_short(names)}")
+        for key in ("start", "description"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ScenarioFileError(f"{source}: {key} must be a string; got {_short(data[key])}")
         known = {"description", "sizes", "dc_names", "query_types", "start", "start_hour", "scalars", "arrays"}
-        scen = cls(**kwargs, dc_names=tuple(data.get("dc_names", ())),
-                   query_types=tuple(data.get("query_types", ())), start=data.get("start"),
-                   start_hour=int(data.get("start_hour", 0)), description=str(data.get("description", "")),
-                   extra={k: v for k, v in data.items() if k not in known})
         try:
-            scen.validate()
+            return cls(**kwargs, dc_names=tuple(data.get("dc_names", ())),
+                       query_types=tuple(data.get("query_types", ())), start=data.get("start"),
+                       start_hour=hour, description=str(data.get("description", "")),
+                       extra={k: v for k, v in data.items() if k not in known})
         except ValueError as exc:
             raise ScenarioFileError(f"{source}: {exc}") from None
-        sizes = data.get("sizes")
-        if isinstance(sizes, Mapping):
-            for key, n in sizes.items():
-                if key in scen.sizes and scen.sizes[key] != n:
-                    raise ScenarioFileError(
-                        f"{source}: sizes.{key} = {n} but the arrays have {key} = {scen.sizes[key]}")
-        return scen
 
     @classmethod
     def from_json(cls, path_or_text: str | Path) -> "Scenario":
@@ -317,6 +364,53 @@ class Scenario:
         except json.JSONDecodeError as exc:
             raise ScenarioFileError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return cls.from_dict(data, source)
+
+
+_SIZE_KEYS = ("I", "J", "K", "T", "R")
+
+
+def _read_sizes(sizes: Any, source: str) -> dict[str, int]:
+    """The JSON ``sizes`` object checked ({} if absent): known keys, integer values >= 1."""
+    if sizes is None:
+        return {}
+    if not isinstance(sizes, Mapping):
+        raise ScenarioFileError(f"{source}: sizes must be an object like {{\"I\": 9, ...}}; got {_short(sizes)}")
+    unknown = sorted(set(sizes) - set(_SIZE_KEYS))
+    if unknown:
+        raise ScenarioFileError(f"{source}: sizes has unknown key(s) {unknown}; known: {', '.join(_SIZE_KEYS)}")
+    for key, n in sizes.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ScenarioFileError(f"{source}: sizes.{key} must be an integer >= 1; got {n!r}")
+    return dict(sizes)
+
+
+def _has_bool(values: Any) -> bool:
+    if isinstance(values, bool):
+        return True
+    return isinstance(values, list) and any(_has_bool(v) for v in values)
+
+
+def _check_shapes(arrays: dict[str, np.ndarray], sizes: dict[str, int], source: str) -> None:
+    """Each array's shape against ``sizes`` (blamed when every array disagrees with it); an axis ``sizes``
+    leaves out takes the length most arrays have (so that one short array is blamed, not the arrays that
+    agree with each other)."""
+    votes: dict[str, list[int]] = {}
+    for name, spec in ARRAY_FIELDS.items():
+        for letter, n in zip(spec.dims, arrays[name].shape):
+            votes.setdefault(letter.upper(), []).append(n)
+    for key, ns in votes.items():
+        if key in sizes and set(ns) == {ns[0]} and ns[0] != sizes[key]:
+            raise ScenarioFileError(f"{source}: sizes.{key} = {sizes[key]} but the arrays have {key} = {ns[0]}")
+    want = {key: sizes.get(key, max(set(ns), key=ns.count)) for key, ns in votes.items()}
+    for name, spec in ARRAY_FIELDS.items():
+        expected = tuple(want[a.upper()] for a in spec.dims)
+        if arrays[name].shape != expected:
+            got = dict(zip(spec.dims.upper(), arrays[name].shape))
+            bad = next(a for a in spec.dims.upper() if got[a] != want[a])
+            rule = "sizes" if bad in sizes else "the other arrays"
+            raise ScenarioFileError(
+                f"{source}: array '{spec.json_name}' (Scenario.{name}) has {bad} = {got[bad]}; {rule} say "
+                f"{bad} = {want[bad]}")
 
 
 def _at(mask: np.ndarray) -> str:
@@ -348,13 +442,18 @@ CARBON_TRACE_FILE = "carbon_intensity_2024_hourly_by_dc.csv"
 
 
 def _parse_start(start: str) -> "np.datetime64":
+    """A whole UTC hour (``2024-06-01T00``, ``2024-06-01T00:00``, ``...:00:00Z``) as datetime64[h]; minutes
+    or seconds other than 0 are refused rather than dropped."""
     text = str(start).strip().rstrip("Z")
     if len(text) == 13:  # 2024-06-01T00
         text += ":00"
     try:
-        return np.datetime64(text, "h")
+        stamp = np.datetime64(text, "s")
     except ValueError:
-        raise ValueError(f"start must be an ISO hour like 2024-06-01T00; got {start!r}") from None
+        stamp = None
+    if stamp is None or len(text) < 13 or stamp != stamp.astype("datetime64[h]"):
+        raise ValueError(f"start must be a whole UTC hour like 2024-06-01T00; got {start!r}") from None
+    return stamp.astype("datetime64[h]")
 
 
 def carbon_from_traces(traces: str | Path, start: str, T: int, dc_names: tuple[str, ...]) -> np.ndarray:
@@ -399,37 +498,65 @@ def carbon_from_traces(traces: str | Path, start: str, T: int, dc_names: tuple[s
 
 
 # ---------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m green_llm_env.scenario",
-                                     description="Write a seeded synthetic scenario as JSON.")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed")
+def _parse_sizes(text: str) -> tuple[int, int, int, int, int]:
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 5:
+        raise ValueError(f"--sizes must be five integers I,J,K,T,R (e.g. 9,9,5,24,3); got {text!r}")
+    for letter, part in zip(_SIZE_KEYS, parts):
+        if not (part.isdigit() and int(part) >= 1):
+            raise ValueError(f"--sizes: {letter} must be an integer >= 1; got {part!r} (I,J,K,T,R = {text!r})")
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def _body(argv: list[str] | None) -> int:
+    from .cli import CliError, OneLineParser, int_at_least
+
+    parser = OneLineParser(prog="python -m green_llm_env.scenario",
+                           description="Write a seeded synthetic scenario as JSON.")
+    parser.add_argument("--seed", type=int_at_least(0), default=0, help="generator seed (>= 0)")
     parser.add_argument("--traces", help="folder holding carbon_intensity_2024_hourly_by_dc.csv")
     parser.add_argument("--start", help="UTC start hour with --traces, e.g. 2024-06-01T00")
     parser.add_argument("--sizes", default="9,9,5,24,3", help="I,J,K,T,R (default 9,9,5,24,3)")
     parser.add_argument("--water-fraction", type=float, default=None,
-                        help="water budget as a fraction of the greedy plan's water use (default 0.95)")
+                        help="water budget as a fraction of the greedy plan's water use (default 0.95); a budget "
+                             "below the least water any plan needs is refused")
     parser.add_argument("--out", required=True, help="output JSON file")
     args = parser.parse_args(argv)
+    from . import cost
     from .generator import DEFAULT_WATER_FRACTION, make_scenario, scenario_from_traces
 
-    if args.water_fraction is None:
-        args.water_fraction = DEFAULT_WATER_FRACTION
+    fraction = DEFAULT_WATER_FRACTION if args.water_fraction is None else args.water_fraction
+    if not (math.isfinite(fraction) and fraction > 0):
+        raise CliError(f"--water-fraction must be a finite number > 0; got {args.water_fraction}")
+    if args.start and not args.traces:
+        raise CliError("--start needs --traces")
     try:
-        I, J, K, T, R = (int(x) for x in args.sizes.split(","))
-        kw = dict(I=I, J=J, K=K, T=T, R=R, water_fraction=args.water_fraction)
+        I, J, K, T, R = _parse_sizes(args.sizes)
+        kw = dict(I=I, J=J, K=K, T=T, R=R, water_fraction=fraction)
         if args.traces:
             scen = scenario_from_traces(args.traces, args.start or "2024-01-01T00", args.seed, **kw)
         else:
-            if args.start:
-                parser.error("--start needs --traces")
             scen = make_scenario(args.seed, **kw)
+    except ValueError as exc:  # ScenarioFileError included
+        raise CliError(str(exc)) from None
+    least = cost.least_water_bound_l(cost.coefficients(scen))
+    if scen.Z < least:
+        raise CliError(f"--water-fraction {fraction:g} gives a water budget Z = {scen.Z:.1f} L, below the least "
+                       f"water any plan needs ({least:.1f} L): the scenario would be infeasible")
+    try:
         scen.to_json(args.out)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except OSError as exc:
+        raise CliError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
     s = scen.sizes
     print(f"wrote {args.out}: I={s['I']} J={s['J']} K={s['K']} T={s['T']} R={s['R']}, Z={scen.Z:.1f} L")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    from .cli import run_cli
+
+    return run_cli("python -m green_llm_env.scenario", _body, argv)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from . import cost, kernels
-from .actions import map_actions, network
+from .actions import box_action, map_actions, network
 from .env import _INFO_KEYS, GreenLLMEnv, ScenarioTables, safety_layer
 
 __all__ = ["GreenLLMVectorEnv", "SB3VecEnv"]  # noqa: F822 (SB3VecEnv is built lazily)
@@ -233,19 +233,11 @@ class GreenLLMVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------------------------ step
     def _actions_array(self, actions: Any) -> np.ndarray:
-        """``actions`` validated (shape) as a C-contiguous float32 or float64 array (E, N, J)."""
+        """``actions`` validated (shape, real) and clipped to the Box, as a C-contiguous float32 or float64
+        array (E, N, J) (`actions.box_action`)."""
         E = self.num_envs
-        a = actions
-        if not (isinstance(a, np.ndarray) and (a.dtype == np.float32 or a.dtype == np.float64)):
-            try:
-                a = np.asarray(actions, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ValueError(f"actions must be a numeric array of shape ({E}, {self._A}); "
-                                 f"got {actions!r}") from None
-        if a.shape != (E, self._A) and a.shape != (E, self.I, self.K, self.J):
-            raise ValueError(f"actions must have shape ({E}, {self._A}) or {(E, self.I, self.K, self.J)}; "
-                             f"got shape {a.shape}")
-        return np.ascontiguousarray(a).reshape(E, self._N, self.J)
+        a = box_action(actions, ((E, self._A), (E, self.I, self.K, self.J)), "actions")
+        return a.reshape(E, self._N, self.J)
 
     def allocation(self, actions: Any) -> np.ndarray:
         """The shares (num_envs, N, J) that `step` would apply for ``actions`` (before any safety layer)."""

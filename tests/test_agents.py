@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import signal
@@ -167,19 +168,42 @@ def test_run_layout_numbers_runs(tmp_path):
     assert first.model.name == "GreenLLM-v0.zip" and first.vecnormalize.parent.name == "GreenLLM-v0"
 
 
-def test_latest_state_is_newest_file(tmp_path):
+def _fake_model(path, steps: int) -> None:
+    """A zip with the ``data`` member of an SB3 model (all that `saved_steps` reads)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("data", json.dumps({"num_timesteps": steps}))
+
+
+def test_latest_state_is_the_most_steps_not_the_newest_file(tmp_path):
+    from agents.registry import saved_steps
+
     layout = RunLayout(tmp_path / "run", "GreenLLM-v0")
     layout.run_dir.mkdir()
     with pytest.raises(FileNotFoundError, match="holds no model"):
         layout.latest_state()
-    (layout.run_dir / "rl_model_100_steps.zip").write_text("a")
-    (layout.run_dir / "rl_model_200_steps.zip").write_text("b")
+    _fake_model(layout.run_dir / "rl_model_100_steps.zip", 100)
+    _fake_model(layout.run_dir / "rl_model_200_steps.zip", 200)
     assert layout.latest_state()[0].name == "rl_model_200_steps.zip"
     assert layout.latest_state()[1].name == "rl_model_vecnormalize_200_steps.pkl"
-    layout.model.write_text("c")
+    _fake_model(layout.model, 150)  # a copied run: the final model is the newest file but has fewer steps
     os.utime(layout.model, (time.time() + 5, time.time() + 5))
-    assert layout.latest_state()[0] == layout.model
+    assert layout.latest_state()[0].name == "rl_model_200_steps.zip"
+    _fake_model(layout.model, 250)
+    assert layout.latest_state()[0] == layout.model and saved_steps(layout.model) == 250
     assert [s for s, _ in layout.checkpoints()] == [100, 200]
+
+    damaged = []
+    layout.model.write_bytes(layout.model.read_bytes()[:10])  # truncated
+    (layout.run_dir / "rl_model_200_steps.zip").write_bytes(b"")  # empty
+    state = layout.latest_state(on_damaged=lambda path, why: damaged.append((path.name, why)))
+    assert state[0].name == "rl_model_100_steps.zip"
+    assert [d[0] for d in damaged] == ["GreenLLM-v0.zip", "rl_model_200_steps.zip"]
+    assert all("not a readable SB3 model zip" in d[1] for d in damaged)
+    (layout.run_dir / "rl_model_100_steps.zip").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="every model zip is damaged"):
+        layout.latest_state()
 
 
 # ------------------------------------------------------------------------------------------ signals

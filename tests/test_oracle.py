@@ -293,7 +293,7 @@ def test_cli_infeasible_one_line(tmp_path):
     run = _cli("--scenario", str(path))
     assert run.returncode != 0
     assert run.stderr.strip().splitlines() == [
-        "error: infeasible scenario: the water budget Z = 3.0 L is below the least water any plan needs (4.0 L)"]
+        "python -m baselines.oracle: error: infeasible scenario: the water budget Z = 3.0 L is below the least water any plan needs (4.0 L)"]
 
 
 def test_cli_weights_and_lexicographic(tmp_path):
