@@ -25,6 +25,8 @@ Environments (``--vec``): ``native`` (default) steps all ``n_envs`` scenarios as
 
 Agent-side settings (YAML keys, see ``agents.policy``): ``obs_features: dc`` appends per-DC water
 intensity, PUE and capacity headroom (which GreenLLM-v0's observation leaves out) to the observation;
+``pretrain: oracle_price`` (GreenLLM-hybrid-v1) clones the oracle's water price on training scenarios before RL
+(`agents.imitation`; the cloned model is kept as ``rl_model_0_steps.zip``);
 ``shield: water`` applies the baselines' water guard to every allocation (the water budget binds and each
 litre over it costs about $1000); ``residual: <policy>`` makes the action a correction to a baselines policy
 (dummy/subproc envs only). The GreenLLM-v0 entries of all hyperparams/*.yml use ``obs_features: dc`` and
@@ -228,6 +230,27 @@ def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int
     return venv
 
 
+def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int) -> None:
+    """Behaviour cloning before RL (``pretrain`` in the YAML, `agents.imitation`); the cloned model and its
+    statistics are kept as the step-0 checkpoint (``rl_model_0_steps.zip``), so that the warm start alone can be
+    scored (``evaluate.py --policies ppo=RUN/rl_model_0_steps.zip``)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.imitation import pretrain
+
+    print(f"[train] warm start: behaviour cloning of {settings['pretrain']!r} on {settings['pretrain_episodes']} "
+          f"training scenarios, {settings['pretrain_epochs']} epochs", flush=True)
+    summary = pretrain(model, make_env, settings["pretrain"], settings["pretrain_episodes"],
+                       settings["pretrain_epochs"], seed, settings["pretrain_dagger"])
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(layout.run_dir / f"{layout.checkpoint_prefix}_0_steps.zip"))
+    vecnorm = model.get_vec_normalize_env()
+    if isinstance(vecnorm, VecNormalize):
+        vecnorm.save(str(layout.checkpoint_vecnormalize(0)))
+    _write_yaml(layout.params_dir / "pretrain.yml", {"expert": settings["pretrain"], **summary})
+    print(f"[train] warm start done: {summary}", flush=True)
+
+
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
@@ -381,6 +404,8 @@ def _main(argv: list[str] | None = None) -> int:
                              **algo_kwargs)
         except (TypeError, ValueError, AssertionError) as exc:  # SB3 asserts some ranges (batch_size > 1)
             raise SystemExit(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
+        if settings["pretrain"]:
+            warm_start(model, layout, lambda: gym.make(env_id, **env_kwargs), settings, seed)
 
     config = {**raw, "policy": policy_name, "n_timesteps": int(total), "n_envs": n_envs, "device": device}
     _write_yaml(layout.config, config)

@@ -18,6 +18,9 @@ Keys as in RL Zoo:
   the agent's action is a correction added to that policy's allocation (``agents.policy.ResidualAction``);
 - ``shield`` (``water`` or absent): a safety shield on the agent's allocation (``agents.policy.SHIELDS``);
 - ``action_groups`` (``j``, ``kj`` or absent): a low-dimensional action (``agents.policy.ACTION_GROUPS``);
+- ``pretrain`` (``oracle_price`` or absent), ``pretrain_episodes`` (default 300), ``pretrain_epochs`` (default
+  60), ``pretrain_dagger`` (episodes of one DAgger round, default 0): a warm start by behaviour cloning of an
+  expert before RL (``agents.imitation``);
 - ``train_freq`` lists become tuples; every other key goes to the algorithm's constructor unchanged.
 """
 
@@ -40,7 +43,8 @@ HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 """Where ``<algo>.yml`` files live (the repository's ``hyperparams/`` folder)."""
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
-            "residual_scale", "shield", "action_groups")
+            "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
+            "pretrain_dagger")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
 _UNSUPPORTED = ("env_wrapper", "vec_env_wrapper", "frame_stack", "callback", "normalize_kwargs")
@@ -211,6 +215,16 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ValueError(f"{key}={value!r}: expected a number >= 0")
     settings["residual_scale"] = 0.5 if settings["residual_scale"] is None else float(settings["residual_scale"])
+    if settings["pretrain"] in ("none", "None", False, ""):
+        settings["pretrain"] = None
+    if settings["pretrain"] is not None and settings["pretrain"] != "oracle_price":
+        raise ValueError(f"pretrain={settings['pretrain']!r} is not 'oracle_price' or none")
+    settings["pretrain_episodes"] = _integer("pretrain_episodes", 300 if settings["pretrain_episodes"] is None
+                                             else settings["pretrain_episodes"], 1)
+    settings["pretrain_epochs"] = _integer("pretrain_epochs", 60 if settings["pretrain_epochs"] is None
+                                           else settings["pretrain_epochs"], 1)
+    settings["pretrain_dagger"] = _integer("pretrain_dagger", 0 if settings["pretrain_dagger"] is None
+                                           else settings["pretrain_dagger"], 0)
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = parse_policy_kwargs(kwargs["policy_kwargs"])
     for key, value in list(kwargs.items()):

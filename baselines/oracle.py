@@ -28,7 +28,7 @@ import numpy as np
 from green_llm_env import cost
 from green_llm_env.cli import CliError, OneLineParser, run_cli
 from green_llm_env.cost import Coefficients
-from green_llm_env.highs import silent_highs
+from green_llm_env.highs import PRIMAL_FEASIBILITY_TOL, silent_highs
 from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError
 
 from .lp import LinearProgram, build_lp, objective_vector, pass_lp
@@ -146,6 +146,7 @@ class LPSolver:
         if threads:
             h.setOptionValue("threads", int(threads))
         h.setOptionValue("time_limit", self.time_limit)
+        h.setOptionValue("primal_feasibility_tolerance", PRIMAL_FEASIBILITY_TOL)
         try:
             pass_lp(h, lp, col_cost)
         except RuntimeError as exc:

@@ -7,9 +7,14 @@ import sys
 
 import highspy
 
-__all__ = ["pass_lp", "silent_highs"]
+__all__ = ["PRIMAL_FEASIBILITY_TOL", "pass_lp", "silent_highs"]
 
 _BANNER_SHOWN = False
+
+PRIMAL_FEASIBILITY_TOL = 1e-10
+"""HiGHS's primal feasibility tolerance (on the scaled rows) for the oracle and the hourly LPs, below the default
+1e-7: a row scaled by 1 / its largest coefficient may then miss its bound by about 1e-10 of that coefficient,
+so that the plans meet the environments' rows within the round-off they forgive (1e-11 of a family's bound)."""
 
 
 def silent_highs() -> highspy.Highs:

@@ -113,6 +113,11 @@ class WaterPriceLP(gym.Wrapper):
         a = float(np.clip(np.asarray(action, np.float64).reshape(-1)[0], -1.0, 1.0))
         return float(np.exp(self._log_lo + 0.5 * (a + 1.0) * self._log_span))
 
+    def action_of(self, price: float) -> float:
+        """The action in [-1, 1] of a price ($/L; clipped to ``price_range``): the inverse of `price`."""
+        a = 2.0 * (np.log(float(price)) - self._log_lo) / self._log_span - 1.0
+        return float(np.clip(a, -1.0, 1.0))
+
     def features(self, obs_v1: np.ndarray) -> np.ndarray:
         """`HYBRID_FEATURES` from a GreenLLM-v1 observation of hour ``env.t`` (float32)."""
         base = self.env.unwrapped

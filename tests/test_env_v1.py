@@ -62,7 +62,7 @@ def test_oracle_plan_replays_to_its_objective_with_zero_penalty(mode):
     from baselines import solve
 
     env = gym.make(V1, constraint_mode=mode)
-    for seed in (0, 3):
+    for seed in (0, 3, 1012):  # 1012: HiGHS's default feasibility tolerance left a resource row 1e-10 over
         env.reset(seed=seed, options={"scenario_seed": seed})
         u = env.unwrapped
         res = solve(u.scenario)

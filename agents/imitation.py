@@ -1,0 +1,179 @@
+"""Warm start by imitation: behaviour cloning of an expert into an SB3 policy, before RL fine-tuning.
+
+``pretrain: oracle_price`` in hyperparams/<algo>.yml (with ``pretrain_episodes`` and ``pretrain_epochs``) makes
+``train.py`` do, before ``model.learn``:
+
+1. `expert_rollouts`: play ``pretrain_episodes`` training scenarios (seeds from `PRETRAIN_SEED0` on: disjoint
+   from the validation seeds 900-904 and the test seeds 1000-1099) with the expert, recording the agent's
+   observations and the expert's actions;
+2. fold those observations into the VecNormalize statistics (so that the network sees them normalised as in
+   training);
+3. `behaviour_clone`: fit the policy's action mean to the expert's actions (mean squared error, Adam, the
+   policy's own network; the value head and ``log_std`` are left to the RL phase);
+4. with ``pretrain_dagger`` > 0 episodes, DAgger rounds of `DAGGER_ROUND` episodes: the cloned policy plays
+   further training scenarios, the expert labels every state it visits (`learner_rollouts`), and the policy
+   is fitted again on all the data.
+
+Experts (`EXPERTS`): ``oracle_price`` for ``GreenLLM-hybrid-v1``: the constant hourly water price that
+reproduces the oracle, the full-horizon LP's water dual (``baselines.solve(...).water_dual``), which a
+scenario's training seeds reveal and its test seeds never do. The `imitation` library's BC would be the
+natural tool, but its release pins gymnasium 0.29 and SB3 2.2 (this project runs gymnasium 1.x), so the
+loop here is SB3's policy with a few lines of torch.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+__all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "OraclePriceExpert", "behaviour_clone", "expert_rollouts", "learner_rollouts",
+           "pretrain"]
+
+DAGGER_ROUND = 100
+"""Episodes of one DAgger round (the policy is fitted again after each)."""
+
+PRETRAIN_SEED0 = 10_000
+"""First scenario seed of the imitation data (the training seeds; never the validation or test seeds)."""
+
+
+class OraclePriceExpert:
+    """The hybrid agent's expert (``GreenLLM-hybrid-v1``): on its own trajectory, the oracle's water dual as the
+    price of every hour (`act`); in any state (`label`), the water dual of the LP over the hours left with the
+    water left as budget, the price the oracle would now choose (equal to the first on the expert's path)."""
+
+    name = "oracle_price"
+
+    def _action(self, env: Any, dual: float) -> np.ndarray:
+        return np.array([env.get_wrapper_attr("action_of")(max(dual, 1e-300))], np.float32)
+
+    def reset(self, env: Any) -> None:
+        from baselines import solve
+
+        base = env.unwrapped
+        self.action = self._action(env, solve(base.scenario, base.weights).water_dual)
+
+    def act(self, obs: Any, env: Any) -> np.ndarray:
+        return self.action
+
+    def label(self, env: Any) -> np.ndarray:
+        """The expert's action in the env's current state (solves the LP of the hours left)."""
+        from baselines import InfeasibleScenarioError, solve
+        from baselines.mpc import window
+
+        base = env.unwrapped
+        left = float(base.water_left_l)
+        try:
+            dual = solve(window(base.scenario, base.t, base.horizon, left), base.weights).water_dual
+        except (InfeasibleScenarioError, ValueError):  # less water than the hours left need: price it high
+            return np.ones(1, np.float32)
+        return self._action(env, dual)
+
+
+EXPERTS: dict[str, Callable[[], Any]] = {"oracle_price": OraclePriceExpert}
+"""Expert name (``pretrain`` in the YAML) -> factory."""
+
+
+def expert_rollouts(env: Any, expert: Any, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(observations (n, ...) float32, expert actions (n, A) float32) of one episode per scenario seed."""
+    obs_list, act_list = [], []
+    for seed in seeds:
+        obs, _ = env.reset(seed=int(seed), options={"scenario_seed": int(seed)})
+        expert.reset(env)
+        while True:
+            action = np.asarray(expert.act(obs, env), np.float32).reshape(-1)
+            obs_list.append(np.asarray(obs, np.float32))
+            act_list.append(action)
+            obs, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                break
+    return np.stack(obs_list), np.stack(act_list)
+
+
+def learner_rollouts(env: Any, model: Any, expert: Any, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """DAgger's data: the states the current ``model`` visits (one episode per seed, deterministic actions on
+    normalised observations), each labelled with ``expert.label(env)``."""
+    vecnorm = model.get_vec_normalize_env()
+    norm = (lambda o: vecnorm.normalize_obs(o)) if vecnorm is not None and vecnorm.norm_obs else (lambda o: o)
+    obs_list, act_list = [], []
+    for seed in seeds:
+        obs, _ = env.reset(seed=int(seed), options={"scenario_seed": int(seed)})
+        while True:
+            obs_list.append(np.asarray(obs, np.float32))
+            act_list.append(np.asarray(expert.label(env), np.float32).reshape(-1))
+            action, _ = model.predict(norm(np.asarray(obs, np.float32)[None]), deterministic=True)
+            obs, _, terminated, truncated, _ = env.step(action[0])
+            if terminated or truncated:
+                break
+    return np.stack(obs_list), np.stack(act_list)
+
+
+def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: int = 60, batch_size: int = 128,
+                    learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
+    """Fit ``model.policy``'s action mean to ``actions`` on (already normalised) ``obs``; returns the mean
+    squared error per epoch. Only the actor's parameters (shared extractor, policy net, action net) move."""
+    import torch as th
+
+    policy = model.policy
+    params = [p for name, p in policy.named_parameters() if not name.startswith(("value_net", "mlp_extractor.value_net"))
+              and name != "log_std"]
+    opt = th.optim.Adam(params, lr=learning_rate)
+    x = th.as_tensor(obs, dtype=th.float32, device=policy.device)
+    y = th.as_tensor(actions, dtype=th.float32, device=policy.device)
+    rng = np.random.default_rng(seed)
+    losses = []
+    policy.set_training_mode(True)
+    for _ in range(int(epochs)):
+        order = rng.permutation(len(x))
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = th.as_tensor(order[start:start + batch_size], device=policy.device)
+            mean = policy.get_distribution(x[idx]).distribution.mean
+            loss = ((mean - y[idx]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / len(x))
+    policy.set_training_mode(False)
+    return losses
+
+
+def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes: int, epochs: int,
+             seed: int = 0, dagger_episodes: int = 0) -> dict[str, float]:
+    """The whole warm start (see the module docstring); returns a summary (samples, seconds, final MSE).
+
+    With ``dagger_episodes`` > 0, DAgger rounds follow the first fit: the cloned policy plays `DAGGER_ROUND`
+    further training scenarios, every state it visits is labelled by the expert (`OraclePriceExpert.label`),
+    and the policy is fitted again on all the data, so that it also knows what to do off the expert's path;
+    again until ``dagger_episodes`` scenarios are played."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    if expert_name not in EXPERTS:
+        raise ValueError(f"pretrain={expert_name!r} is not one of {sorted(EXPERTS)}")
+    start = time.perf_counter()
+    env = make_env()
+    expert = EXPERTS[expert_name]()
+    obs, actions = expert_rollouts(env, expert, range(PRETRAIN_SEED0, PRETRAIN_SEED0 + episodes))
+    vecnorm = model.get_vec_normalize_env()
+    scale = isinstance(vecnorm, VecNormalize) and vecnorm.norm_obs
+    if scale:
+        vecnorm.obs_rms.update(obs)
+    losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs, seed=seed)
+    out = {"samples": int(len(obs)), "episodes": int(episodes), "mse": round(losses[-1], 6)}
+    first, rounds = PRETRAIN_SEED0 + episodes, 0
+    while first < PRETRAIN_SEED0 + episodes + dagger_episodes:  # DAgger rounds of at most DAGGER_ROUND episodes
+        last = min(first + DAGGER_ROUND, PRETRAIN_SEED0 + episodes + dagger_episodes)
+        d_obs, d_act = learner_rollouts(env, model, expert, range(first, last))
+        obs, actions = np.concatenate([obs, d_obs]), np.concatenate([actions, d_act])
+        rounds += 1
+        losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs,
+                                 seed=seed + rounds)
+        first = last
+    if rounds:
+        out.update(dagger_episodes=int(dagger_episodes), dagger_rounds=rounds, samples=int(len(obs)),
+                   mse_after_dagger=round(losses[-1], 6))
+    env.close()
+    out["seconds"] = round(time.perf_counter() - start, 1)
+    return out
