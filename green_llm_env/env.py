@@ -366,6 +366,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"scenario must be a green_llm_env.Scenario or None; got {type(scenario).__name__}")
         self._pinned = scenario
         sizes = scenario if scenario is not None else probe
+        self._sizes = sizes  # a scenario of this env's sizes (the pinned one, or the generator's seed 0)
         if self.forecast_hours > sizes.T:  # rows past the horizon are 0; a huge H would only fill memory
             raise ValueError(f"forecast_hours must be an integer in 0..T = {sizes.T}; got {self.forecast_hours}")
         self.I, self.J, self.K = sizes.I, sizes.J, sizes.K

@@ -141,7 +141,7 @@ class GreenLLMEnvV1(GreenLLMEnv):
                          constraint_mode=constraint_mode, reward_scale=reward_scale,
                          generator_kwargs=generator_kwargs, traces=traces, render_mode=render_mode,
                          scenario_pool=scenario_pool, penalty_factor=penalty_factor)
-        R = (scenario if scenario is not None else self._probe_sizes()).C.shape[0]
+        R = self._sizes.C.shape[0]
         self.R = R
         self.layout = V1Layout(self.I, self.K, self.J, R, self.forecast_hours)  # type: ignore[assignment]
         low, high = self.layout.bounds()
@@ -149,11 +149,6 @@ class GreenLLMEnvV1(GreenLLMEnv):
         self._g = self.layout.globals_start
         self._table_tag = ("v1", constraint_mode == "penalty")
         self.water_cap_l = np.inf
-
-    def _probe_sizes(self) -> Scenario:
-        from .generator import make_scenario
-
-        return make_scenario(0, **self.generator_kwargs)
 
     # ------------------------------------------------------------------------------ hooks
     def _build_tables(self, s: Scenario, key: Any = None) -> ScenarioTables:
