@@ -42,3 +42,22 @@ def test_behaviour_cloning_fits_the_expert():
     assert losses[-1] < 0.2 * losses[0]
     log_std = float(model.policy.log_std.detach()[0])
     assert log_std == 0.0  # the exploration noise is left to RL
+
+
+def test_frozen_observation_statistics_survive_steps_and_pickling(tmp_path):
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+    from agents.imitation import FrozenRunningMeanStd, freeze_obs_stats
+
+    venv = VecNormalize(DummyVecEnv([lambda: gym.make("CartPole-v1")]))
+    venv.reset()
+    venv.step(np.array([0]))
+    mean = venv.obs_rms.mean.copy()
+    freeze_obs_stats(venv)
+    for _ in range(5):
+        venv.step(np.array([1]))
+    np.testing.assert_array_equal(venv.obs_rms.mean, mean)
+    assert venv.ret_rms.count > 1  # reward statistics still update
+    venv.save(str(tmp_path / "vn.pkl"))
+    loaded = VecNormalize.load(str(tmp_path / "vn.pkl"), DummyVecEnv([lambda: gym.make("CartPole-v1")]))
+    assert isinstance(loaded.obs_rms, FrozenRunningMeanStd)
