@@ -47,7 +47,7 @@ from green_llm_env import cost
 from green_llm_env.scenario import Scenario
 
 from .lp import ROW_FAMILIES, build_lp, objective_vector, pass_lp
-from green_llm_env.highs import silent_highs
+from green_llm_env.highs import PRIMAL_FEASIBILITY_TOL, silent_highs
 
 __all__ = ["TIME_FIELDS", "MPCPolicy", "WindowSolver", "WindowInfeasible", "window", "forecast_overrides",
            "to_action"]
@@ -138,6 +138,7 @@ class WindowSolver:
         self.solve_weights = np.where(w == 0, tie_break, w)
         self.highs = silent_highs()
         self.highs.setOptionValue("solver", "simplex")
+        self.highs.setOptionValue("primal_feasibility_tolerance", PRIMAL_FEASIBILITY_TOL)
         self._basis: tuple[list, list, int, tuple[int, int, int]] | None = None
         self.solves = 0
         self.warm = 0
