@@ -106,7 +106,6 @@ class WaterPriceLP(gym.Wrapper):
         self._last = 0.0
         self._future: np.ndarray | None = None
         self.forecast_failures = 0  # forecast hours whose LP had no solution (their curve is scaled)
-        self._obs_v1: np.ndarray | None = None
 
     def price(self, action: Any) -> float:
         """$/L of an action in [-1, 1] (clipped to it)."""
@@ -208,7 +207,6 @@ class WaterPriceLP(gym.Wrapper):
         obs, info = self.env.reset(**kwargs)
         self._future = self._forecast_curves()
         self._last = 0.0
-        self._obs_v1 = obs
         return self.features(obs), info
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -217,7 +215,6 @@ class WaterPriceLP(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(x.reshape(-1))
         info["water_price"] = price
         self._last = float(np.clip(np.asarray(action, np.float64).reshape(-1)[0], -1.0, 1.0))
-        self._obs_v1 = obs
         return self.features(obs), reward, terminated, truncated, info
 
 
