@@ -34,7 +34,7 @@ from . import cost
 from .cost import Coefficients
 
 __all__ = ["FAMILY_ROWS", "LinearProgram", "ROW_FAMILIES", "RowBlock", "allocation_rows", "build_lp", "delay_cap_rows",
-           "grid_load_rows", "objective_vector", "power_balance_rows", "resources_rows", "water_budget_rows"]
+           "grid_load_rows", "hour_lp", "objective_vector", "power_balance_rows", "resources_rows", "water_budget_rows"]
 
 ROW_FAMILIES = ("allocation", "power_balance", "grid_load", "water_budget", "resources", "delay_cap")
 """Row families of the LP, in row order."""
@@ -207,6 +207,19 @@ def build_lp(coef: Coefficients, t0: int = 0, t1: int | None = None) -> LinearPr
         a_start=a_start.astype(np.int32), a_index=a_index.astype(np.int32), a_value=a_value,
         row_scale=scale, families=fam, hours=(t0, t1),
     )
+
+
+def hour_lp(coef: Coefficients, t: int) -> LinearProgram:
+    """The LP of hour t alone (`build_lp` over t..t+1), built once per scenario and kept on ``coef``, read-only:
+    the hourly LP and the safety layer share it and bound their water row on copies."""
+    cache = coef.__dict__.setdefault("_hour_lps", {})
+    hit = cache.get(t)
+    if hit is None:
+        hit = cache[t] = build_lp(coef, t, t + 1)
+        for value in vars(hit).values():
+            if isinstance(value, np.ndarray):
+                value.setflags(write=False)
+    return hit
 
 
 def objective_vector(coef: Coefficients, weights, t0: int = 0, t1: int | None = None) -> np.ndarray:

@@ -91,24 +91,24 @@ class FeasibilityGuard:
         if np.all(viol[1:] <= tol[1:]):
             return x
         self.blended += 1
-        dcap = self.coef.delay_cap_s
-        over = delay > dcap
-        if over.any():  # 1. per (i, k): just enough of x_least to meet its delay cap
-            ds = self._delay_s[t]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s_n = np.where(over, (delay - dcap) / (delay - ds), 0.0)
-            s_n = np.clip(np.where(np.isfinite(s_n), s_n, 1.0) * (1.0 + _OVER), 0.0, 1.0)
+        s_n = _blend_fractions(delay, self._delay_s[t], self.coef.delay_cap_s)
+        if s_n.any():  # 1. per (i, k): just enough of x_least to meet its delay cap
             x = x + s_n[:, None] * (xs - x)
             viol, use, fac, delay, water = self._terms(x, t, cap_l)
         # 2. one blend for the rows that couple the (i, k): resources, facility power, water
-        g = np.concatenate([use.reshape(-1), fac, [water]])
-        gs = np.concatenate([self._use_s[t].reshape(-1), self._fac_s[t], [self._water_s[t]]])
-        b = np.concatenate([self.coef.capacity.reshape(-1), self._supply[t], [cap_l]])
-        over = g > b
-        if over.any():
-            with np.errstate(divide="ignore", invalid="ignore"):
-                s_rows = np.where(over, (g - b) / (g - gs), 0.0)
-            s_rows = np.where(np.isfinite(s_rows), s_rows, 1.0)
-            s = min(1.0, float(s_rows.max()) * (1.0 + _OVER))
+        s = _blend_fractions(np.concatenate([use.reshape(-1), fac, [water]]),
+                             np.concatenate([self._use_s[t].reshape(-1), self._fac_s[t], [self._water_s[t]]]),
+                             np.concatenate([self.coef.capacity.reshape(-1), self._supply[t], [cap_l]])).max()
+        if s > 0.0:
             x = x + s * (xs - x)
         return x
+
+
+def _blend_fractions(g: np.ndarray, gs: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row ``g <= b``: the least fraction s in [0, 1] of the way to the reference point (row values ``gs``)
+    that meets it, ``(g - b) / (g - gs)`` (over-blended by `_OVER` for round-off); 0 where the row holds, 1 where
+    no fraction would do."""
+    over = g > b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(over, (g - b) / (g - gs), 0.0)
+    return np.clip(np.where(np.isfinite(s), s, 1.0) * (1.0 + _OVER), 0.0, 1.0)

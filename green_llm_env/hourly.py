@@ -17,14 +17,14 @@ meets the whole-day budget (the oracle's) meets that reserve at every hour.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import highspy
 import numpy as np
 
 from . import cost
-from .constraints import LinearProgram, build_lp
+from .constraints import LinearProgram, hour_lp
 from .highs import PRIMAL_FEASIBILITY_TOL, pass_lp, silent_highs
 
 __all__ = ["LEAST_WATER_MARGIN", "HourSolution", "HourlyLP", "LeastWater", "least_water"]
@@ -67,29 +67,31 @@ class HourlyLP:
         self.highs.setOptionValue("solver", "simplex")
         self.highs.setOptionValue("time_limit", float(time_limit_s))
         self.highs.setOptionValue("primal_feasibility_tolerance", PRIMAL_FEASIBILITY_TOL)
-        self._lps: dict[int, LinearProgram] = {}
         self._basis: highspy.HighsBasis | None = None
         self._loaded = -1  # the hour whose LP HiGHS holds
         self._cols = np.arange(coef.N * coef.J + coef.J, dtype=np.int32)
         self.solves = 0
 
     def lp(self, t: int) -> LinearProgram:
-        """The rows of hour t (`constraints.build_lp` over t..t+1, cached)."""
-        hit = self._lps.get(t)
-        if hit is None:
-            hit = self._lps[t] = build_lp(self.coef, t, t + 1)
-        return hit
+        """The rows of hour t (`constraints.hour_lp`: shared, read-only)."""
+        return hour_lp(self.coef, t)
 
     def _tightened(self, t: int, margin: float) -> LinearProgram:
         """Hour t's rows with positive upper bounds (and the grid caps) shrunk by ``margin`` (a new object)."""
-        from dataclasses import replace
-
         lp = self.lp(t)
         up = np.where(lp.row_upper > 0, lp.row_upper * (1.0 - margin), lp.row_upper)
         cols = lp.col_upper.copy()
         cols[lp.n_x:] *= 1.0 - margin
         self._loaded = -1  # other bounds than the cached LP's: pass it whole
         return replace(lp, row_upper=up, col_upper=cols)
+
+    @staticmethod
+    def _water_bounded(lp: LinearProgram, water_cap_l: float) -> LinearProgram:
+        """``lp`` with its water row bounded by ``water_cap_l`` litres (inf: free), on a copy of the bounds."""
+        up = lp.row_upper.copy()
+        row = lp.row("water_budget")
+        up[row] = float(water_cap_l) * lp.row_scale[row] if np.isfinite(water_cap_l) else np.inf
+        return replace(lp, row_upper=up)
 
     def _run(self, t: int, lp: LinearProgram, col_cost: np.ndarray) -> highspy.HighsModelStatus:
         """Solve hour t's LP with ``col_cost``: a new hour is passed whole (started from the previous hour's
@@ -130,14 +132,11 @@ class HourlyLP:
             raise ValueError(f"objective must be 'cost' or 'water'; got {objective!r}")
         if margin > 0.0:
             lp = self._tightened(t, margin)
-        row = lp.row("water_budget")
-        lp.row_upper[row] = float(water_cap_l) * lp.row_scale[row] if np.isfinite(water_cap_l) else np.inf
-        status = self._run(t, lp, col_cost)
+        status = self._run(t, self._water_bounded(lp, water_cap_l), col_cost)
         relaxed = False
         if status != _OPTIMAL and np.isfinite(water_cap_l):
             # No allocation fits the cap: the hour's least-water allocation (the smallest overrun).
-            lp.row_upper[row] = np.inf
-            status = self._run(t, lp, np.concatenate([wl, np.zeros(lp.num_col - n_x)]))
+            status = self._run(t, self._water_bounded(lp, np.inf), np.concatenate([wl, np.zeros(lp.num_col - n_x)]))
             relaxed = True
         if margin > 0.0:
             self._loaded = -1  # HiGHS holds the tightened bounds: the next solve passes the hour again

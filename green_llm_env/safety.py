@@ -28,7 +28,7 @@ import highspy
 import numpy as np
 
 from . import cost
-from .constraints import LinearProgram, build_lp
+from .constraints import LinearProgram, hour_lp
 from .guard import least_water_of
 from .highs import silent_highs
 
@@ -51,7 +51,6 @@ class SafetyLayer:
         self.N, self.J, self.R, self.T = coef.N, coef.J, coef.R, coef.T
         self._highs = silent_highs()
         self._highs.setOptionValue("time_limit", _TIME_LIMIT_S)
-        self._models: dict[int, LinearProgram] = {}
         self.last_status = ""
         lw = least_water_of(tables)
         self._least, self._x_least = lw.least_l, lw.x  # (T,) least water per hour, (T, N, J) its allocation
@@ -62,11 +61,8 @@ class SafetyLayer:
         return float(self._reserve[t])
 
     def _model(self, t: int) -> LinearProgram:
-        """The rows of hour t (`constraints.build_lp`, cached)."""
-        hit = self._models.get(t)
-        if hit is None:
-            hit = self._models[t] = build_lp(self.coef, t, t + 1)
-        return hit
+        """The rows of hour t (`constraints.hour_lp`: shared with the hourly LP, read-only)."""
+        return hour_lp(self.coef, t)
 
     def water_cap_l(self, t: int, water_left_l: float) -> float:
         """Water (L) hour t may use: what is left minus the reserve (and a 1e-7 relative margin for solver

@@ -105,4 +105,4 @@ def test_least_water_fallback_when_the_budget_is_spent():
 def test_safety_layer_builds_rows_from_the_cost_model_only():
     src = inspect.getsource(safety_module)
     assert "baselines" not in src.replace("never baselines", "")
-    assert "build_lp" in src and "least_water_of" in src  # the rows of green_llm_env.constraints
+    assert "hour_lp" in src and "least_water_of" in src  # the rows of green_llm_env.constraints
