@@ -241,7 +241,7 @@ def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int)
     print(f"[train] warm start: behaviour cloning of {settings['pretrain']!r} on {settings['pretrain_episodes']} "
           f"training scenarios, {settings['pretrain_epochs']} epochs", flush=True)
     summary = pretrain(model, make_env, settings["pretrain"], settings["pretrain_episodes"],
-                       settings["pretrain_epochs"], seed, settings["pretrain_dagger"])
+                       settings["pretrain_epochs"], seed, settings["pretrain_dagger"], settings["pretrain_lr"])
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(layout.run_dir / f"{layout.checkpoint_prefix}_0_steps.zip"))
     vecnorm = model.get_vec_normalize_env()
@@ -399,6 +399,17 @@ def _main(argv: list[str] | None = None) -> int:
     else:
         if noise is not None:
             algo_kwargs["action_noise"] = noise
+        if policy_name == "EquivariantPolicy":  # its network reads the observation by the env's layout
+            from agents.equivariant import layout_of
+
+            probe = gym.make(env_id, **env_kwargs)
+            try:
+                layout_sizes = layout_of(probe)
+            except (AttributeError, ValueError) as exc:
+                raise SystemExit(f"policy EquivariantPolicy on --env {args['env']!r}: {exc}") from None
+            finally:
+                probe.close()
+            algo_kwargs["policy_kwargs"] = {**dict(algo_kwargs.get("policy_kwargs") or {}), "layout": layout_sizes}
         try:
             model = algo_cls(policy_name, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
                              **algo_kwargs)

@@ -18,9 +18,9 @@ Keys as in RL Zoo:
   the agent's action is a correction added to that policy's allocation (``agents.policy.ResidualAction``);
 - ``shield`` (``water`` or absent): a safety shield on the agent's allocation (``agents.policy.SHIELDS``);
 - ``action_groups`` (``j``, ``kj`` or absent): a low-dimensional action (``agents.policy.ACTION_GROUPS``);
-- ``pretrain`` (``oracle_price`` or absent), ``pretrain_episodes`` (default 300), ``pretrain_epochs`` (default
-  60), ``pretrain_dagger`` (episodes of one DAgger round, default 0): a warm start by behaviour cloning of an
-  expert before RL (``agents.imitation``);
+- ``pretrain`` (``oracle_price``, ``oracle_plan`` or absent), ``pretrain_episodes`` (default 300),
+  ``pretrain_epochs`` (default 60), ``pretrain_dagger`` (episodes of DAgger rounds, default 0), ``pretrain_lr``
+  (Adam's step, default 1e-3): a warm start by behaviour cloning of an expert before RL (``agents.imitation``);
 - ``train_freq`` lists become tuples; every other key goes to the algorithm's constructor unchanged.
 """
 
@@ -44,7 +44,7 @@ HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
-            "pretrain_dagger")
+            "pretrain_dagger", "pretrain_lr")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
 _UNSUPPORTED = ("env_wrapper", "vec_env_wrapper", "frame_stack", "callback", "normalize_kwargs")
@@ -217,14 +217,18 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
     settings["residual_scale"] = 0.5 if settings["residual_scale"] is None else float(settings["residual_scale"])
     if settings["pretrain"] in ("none", "None", False, ""):
         settings["pretrain"] = None
-    if settings["pretrain"] is not None and settings["pretrain"] != "oracle_price":
-        raise ValueError(f"pretrain={settings['pretrain']!r} is not 'oracle_price' or none")
+    if settings["pretrain"] is not None and settings["pretrain"] not in ("oracle_price", "oracle_plan"):
+        raise ValueError(f"pretrain={settings['pretrain']!r} is not 'oracle_price', 'oracle_plan' or none")
     settings["pretrain_episodes"] = _integer("pretrain_episodes", 300 if settings["pretrain_episodes"] is None
                                              else settings["pretrain_episodes"], 1)
     settings["pretrain_epochs"] = _integer("pretrain_epochs", 60 if settings["pretrain_epochs"] is None
                                            else settings["pretrain_epochs"], 1)
     settings["pretrain_dagger"] = _integer("pretrain_dagger", 0 if settings["pretrain_dagger"] is None
                                            else settings["pretrain_dagger"], 0)
+    lr = 1e-3 if settings["pretrain_lr"] is None else settings["pretrain_lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
+        raise ValueError(f"pretrain_lr={lr!r}: expected a learning rate in (0, 1)")
+    settings["pretrain_lr"] = float(lr)
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = parse_policy_kwargs(kwargs["policy_kwargs"])
     for key, value in list(kwargs.items()):

@@ -17,7 +17,10 @@
 
 Experts (`EXPERTS`): ``oracle_price`` for ``GreenLLM-hybrid-v1``: the constant hourly water price that
 reproduces the oracle, the full-horizon LP's water dual (``baselines.solve(...).water_dual``), which a
-scenario's training seeds reveal and its test seeds never do. The `imitation` library's BC would be the
+scenario's training seeds reveal and its test seeds never do; ``oracle_plan`` for an allocation policy on
+``GreenLLM-v1`` (`agents.equivariant`): the oracle's allocation of each hour. The loss is the mean squared
+error of the action mean, or the policy's own ``imitation_loss`` where it has one (`agents.equivariant`'s
+cross-entropy of the shares). The `imitation` library's BC would be the
 natural tool, but its release pins gymnasium 0.29 and SB3 2.2 (this project runs gymnasium 1.x), so the
 loop here is SB3's policy with a few lines of torch.
 """
@@ -73,7 +76,39 @@ class OraclePriceExpert:
         return self._action(env, dual)
 
 
-EXPERTS: dict[str, Callable[[], Any]] = {"oracle_price": OraclePriceExpert}
+class OraclePlanExpert:
+    """The allocation policy's expert (GreenLLM-v1): on its own trajectory, the oracle's plan hour by hour
+    (`act`, ``baselines.solve(...).plan[t]``, which the v1 guard passes unchanged); in any state (`label`), the
+    first hour of the oracle's plan over the hours left with the water left as budget (what the oracle would
+    now do; equal to `act` on the expert's path)."""
+
+    name = "oracle_plan"
+
+    def reset(self, env: Any) -> None:
+        from baselines import solve
+
+        base = env.unwrapped
+        self.plan = solve(base.scenario, base.weights).plan
+
+    def act(self, obs: Any, env: Any) -> np.ndarray:
+        return np.asarray(self.plan[int(env.unwrapped.t)], np.float32).reshape(-1)
+
+    def label(self, env: Any) -> np.ndarray:
+        """The expert's allocation in the env's current state (solves the LP of the hours left)."""
+        from baselines import InfeasibleScenarioError, solve
+        from baselines.mpc import window
+
+        base = env.unwrapped
+        try:
+            plan = solve(window(base.scenario, base.t, base.horizon, float(base.water_left_l)), base.weights).plan
+        except (InfeasibleScenarioError, ValueError):  # less water than the hours left need: the least-water hour
+            from green_llm_env.guard import least_water_of
+
+            return np.asarray(least_water_of(base.tables).x[base.t], np.float32).reshape(-1)
+        return np.asarray(plan[0], np.float32).reshape(-1)
+
+
+EXPERTS: dict[str, Callable[[], Any]] = {"oracle_price": OraclePriceExpert, "oracle_plan": OraclePlanExpert}
 """Expert name (``pretrain`` in the YAML) -> factory."""
 
 
@@ -118,8 +153,12 @@ def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: in
     import torch as th
 
     policy = model.policy
-    params = [p for name, p in policy.named_parameters() if not name.startswith(("value_net", "mlp_extractor.value_net"))
-              and name != "log_std"]
+    custom = hasattr(policy, "imitation_loss")  # a policy with its own cloning loss (agents.equivariant)
+    if custom:
+        params = policy.imitation_parameters()
+    else:
+        params = [p for name, p in policy.named_parameters()
+                  if not name.startswith(("value_net", "mlp_extractor.value_net")) and name != "log_std"]
     opt = th.optim.Adam(params, lr=learning_rate)
     x = th.as_tensor(obs, dtype=th.float32, device=policy.device)
     y = th.as_tensor(actions, dtype=th.float32, device=policy.device)
@@ -131,8 +170,11 @@ def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: in
         total = 0.0
         for start in range(0, len(x), batch_size):
             idx = th.as_tensor(order[start:start + batch_size], device=policy.device)
-            mean = policy.get_distribution(x[idx]).distribution.mean
-            loss = ((mean - y[idx]) ** 2).mean()
+            if custom:
+                loss = policy.imitation_loss(x[idx], y[idx])
+            else:
+                mean = policy.get_distribution(x[idx]).distribution.mean
+                loss = ((mean - y[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -161,7 +203,7 @@ def freeze_obs_stats(vecnorm: Any) -> None:
 
 
 def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes: int, epochs: int,
-             seed: int = 0, dagger_episodes: int = 0) -> dict[str, float]:
+             seed: int = 0, dagger_episodes: int = 0, learning_rate: float = 1e-3) -> dict[str, float]:
     """The whole warm start (see the module docstring); returns a summary (samples, seconds, final MSE).
 
     With ``dagger_episodes`` > 0, DAgger rounds follow the first fit: the cloned policy plays `DAGGER_ROUND`
@@ -180,8 +222,9 @@ def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes
     scale = isinstance(vecnorm, VecNormalize) and vecnorm.norm_obs
     if scale:
         vecnorm.obs_rms.update(obs)
-    losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs, seed=seed)
-    out = {"samples": int(len(obs)), "episodes": int(episodes), "mse": round(losses[-1], 6)}
+    losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs, seed=seed,
+                             learning_rate=learning_rate)
+    out = {"samples": int(len(obs)), "episodes": int(episodes), "loss": round(losses[-1], 6)}
     first, rounds = PRETRAIN_SEED0 + episodes, 0
     while first < PRETRAIN_SEED0 + episodes + dagger_episodes:  # DAgger rounds of at most DAGGER_ROUND episodes
         last = min(first + DAGGER_ROUND, PRETRAIN_SEED0 + episodes + dagger_episodes)
@@ -189,11 +232,11 @@ def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes
         obs, actions = np.concatenate([obs, d_obs]), np.concatenate([actions, d_act])
         rounds += 1
         losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs,
-                                 seed=seed + rounds)
+                                 seed=seed + rounds, learning_rate=learning_rate)
         first = last
     if rounds:
         out.update(dagger_episodes=int(dagger_episodes), dagger_rounds=rounds, samples=int(len(obs)),
-                   mse_after_dagger=round(losses[-1], 6))
+                   loss_after_dagger=round(losses[-1], 6))
     env.close()
     if scale:
         freeze_obs_stats(vecnorm)

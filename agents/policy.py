@@ -458,9 +458,18 @@ class TrainedPolicy:
         return policy
 
     def reset(self, env: Any = None) -> None:
-        """Start a new episode (clears the recurrent state)."""
+        """Start a new episode (clears the recurrent state). A size-independent policy
+        (`agents.equivariant.EquivariantPolicy`) is fitted to the env's sizes here, same weights."""
         self._state = None
         self._episode_start = True
+        trained_on = getattr(self.model.policy, "alloc_layout", None)
+        if trained_on is not None and env is not None:
+            from agents.equivariant import layout_of, resize_policy
+
+            sizes = layout_of(env)
+            if tuple(sizes) != tuple(self.model.policy.alloc_layout):
+                base = getattr(env, "unwrapped", env)
+                self.model.policy = resize_policy(self.model.policy, base.observation_space, base.action_space, sizes)
         if self.base is not None:
             if env is None:
                 raise ValueError(f"policy {self.name!r} is residual on {self.residual!r}: reset() needs the env")

@@ -1,14 +1,17 @@
 #!/usr/bin/env python
-"""Training throughput of SB3 PPO on GreenLLM-v0 beside SB3 PPO on CartPole-v1, same machine, same settings.
+"""Training throughput of SB3 PPO on GreenLLM-v0 and GreenLLM-v1 beside SB3 PPO on CartPole-v1, same machine.
 
 All runs use the PPO hyperparameters of ``hyperparams/ppo.yml``'s GreenLLM-v0 entry (n_envs, n_steps,
 batch size, epochs, network), VecNormalize as configured there, on the CPU; GreenLLM-v0 steps through the
 native batched env (``--vec native``, or ``dummy``), once raw and once with ppo.yml's agent-side
 ``obs_features`` and water ``shield`` (as ``train.py`` trains it), CartPole-v1 through SB3's DummyVecEnv. Reported:
 env steps per second of ``model.learn`` (rollouts + updates) and of rollouts alone (random actions
-through the same VecEnv stack, no learning). The last printed line is one JSON object.
+through the same VecEnv stack, no learning). GreenLLM-v1 (``--v1-steps`` > 0): ppo.yml's GreenLLM-v1 entry
+(the permutation-equivariant `agents.equivariant.EquivariantPolicy`, as ``train.py`` trains it after its
+warm start) beside SB3's ``MlpPolicy`` with the same PPO settings (64x64), both on SB3's DummyVecEnv of
+GreenLLM-v1 with a fresh scenario per episode. The last printed line is one JSON object.
 
-    python benchmarks/bench_train.py [--steps 16384] [--vec native|dummy] [--threads 1]
+    python benchmarks/bench_train.py [--steps 16384] [--v1-steps 2048] [--vec native|dummy] [--threads 1]
 """
 
 from __future__ import annotations
@@ -58,11 +61,42 @@ def _learn_rate(env_id: str, vec: str, steps: int, seed: int, agent_side: bool =
             "obs_dim": int(np.prod(env.observation_space.shape)), "act_dim": int(np.prod(env.action_space.shape))}
 
 
+def _v1_rate(policy: str, steps: int, seed: int) -> dict[str, float]:
+    """``model.learn`` env-steps/s on GreenLLM-v1 with ppo.yml's GreenLLM-v1 PPO settings and ``policy``."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.hyperparams import load_hyperparams, split_hyperparams
+    from train import make_vec_env
+
+    kwargs, settings = split_hyperparams(load_hyperparams("ppo", "GreenLLM-v1"))
+    n_envs = int(settings["n_envs"] or 8)
+    env = make_vec_env("green_llm_env:GreenLLM-v1", n_envs, "dummy", {}, seed, None)
+    if settings["normalize"] is not None:
+        env = VecNormalize(env, gamma=kwargs.get("gamma", 0.99), **settings["normalize"])
+    if policy == "EquivariantPolicy":
+        from agents.equivariant import layout_of
+
+        kwargs["policy_kwargs"] = {**dict(kwargs.get("policy_kwargs") or {}), "layout": layout_of(env)}
+    else:
+        kwargs["policy_kwargs"] = dict(net_arch=dict(pi=[64, 64], vf=[64, 64]))
+    model = PPO(policy, env, seed=seed, device="cpu", verbose=0, **kwargs)
+    model.learn(total_timesteps=kwargs.get("n_steps", 2048) * n_envs)  # warm-up: one rollout + update
+    start_steps, start = model.num_timesteps, time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    learn = (model.num_timesteps - start_steps) / (time.perf_counter() - start)
+    env.close()
+    return {"learn_steps_per_s": round(learn, 1), "n_envs": n_envs,
+            "params": int(sum(p.numel() for p in model.policy.parameters()))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=16384, help="timed env steps per run (after one warm-up)")
     parser.add_argument("--vec", default="native", choices=("native", "dummy"), help="GreenLLM-v0 vector mode")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--v1-steps", type=int, default=2048,
+                        help="timed env steps per GreenLLM-v1 run (0: skip GreenLLM-v1)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     import torch
@@ -75,11 +109,16 @@ def main() -> None:
     print(f"GreenLLM-v0 ({args.vec}, obs_features + shield as in ppo.yml): {trained}", flush=True)
     cart = _learn_rate("CartPole-v1", "dummy", args.steps, args.seed)
     print(f"CartPole-v1 (dummy):  {cart}", flush=True)
+    v1 = {}
+    if args.v1_steps > 0:
+        for policy in ("EquivariantPolicy", "MlpPolicy"):
+            v1[policy] = _v1_rate(policy, args.v1_steps, args.seed)
+            print(f"GreenLLM-v1 (dummy, {policy}): {v1[policy]}", flush=True)
     print(json.dumps({
         "benchmark": "bench_train", "algo": "ppo", "device": "cpu", "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(), "machine": platform.processor() or platform.machine(), "steps": args.steps,
         "greenllm_vec": args.vec, "greenllm": green, "greenllm_as_trained": trained, "cartpole": cart,
-        "ratio_learn": round(green["learn_steps_per_s"] / cart["learn_steps_per_s"], 3),
+        "ratio_learn": round(green["learn_steps_per_s"] / cart["learn_steps_per_s"], 3), "greenllm_v1": v1,
     }))
 
 

@@ -219,16 +219,18 @@ def test_v1_and_the_hybrid_train_and_evaluate(env_key, tmp_path):
     hyperparams/ppo.yml's entries, and evaluate.py plays each run on the env it was trained on."""
     cmd = [sys.executable, TRAIN, "--algo", "ppo", "-n", "192", "-f", str(tmp_path), "--seed", "0", "--n-envs", "2",
            "--eval-freq", "0", "--save-freq", "0", "--no-progress-bar", "-v", "0", "--hyperparams", "n_steps:48",
-           "batch_size:48", "n_epochs:1"] + ([] if env_key == "GreenLLM-v1" else [
-               "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2", "--env", env_key])
+           "batch_size:48", "n_epochs:1", "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2"] + (
+               [] if env_key == "GreenLLM-v1" else ["--env", env_key])
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = Path(_summary(proc.stdout)["run_dir"])
     assert run.name == f"{env_key}_1" and (run / f"{env_key}.zip").is_file()
     assert "(dummy," in proc.stdout
-    if env_key != "GreenLLM-v1":  # the warm start ran and kept its model as the step-0 checkpoint
-        assert "warm start done" in proc.stdout and (run / "rl_model_0_steps.zip").is_file()
-        assert (run / env_key / "pretrain.yml").is_file()
+    # both entries warm-start by imitation (the oracle's plan, the oracle's price) and keep the step-0 checkpoint
+    assert "warm start done" in proc.stdout and (run / "rl_model_0_steps.zip").is_file()
+    assert (run / env_key / "pretrain.yml").is_file()
+    expert = yaml.safe_load((run / env_key / "pretrain.yml").read_text())["expert"]
+    assert expert == ("oracle_plan" if env_key == "GreenLLM-v1" else "oracle_price")
     out = tmp_path / "eval"
     proc = subprocess.run([sys.executable, EVALUATE, "--policies", f"oracle,ppo={run}", "--seeds", "1000",
                            "--out", str(out), "--no-plots", "--no-progress"], capture_output=True, text=True,

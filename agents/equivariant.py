@@ -1,0 +1,293 @@
+"""A permutation-equivariant actor-critic for GreenLLM-v1: a learned allocation policy with no solver inside.
+
+`EquivariantPolicy` (SB3 ``ActorCriticPolicy``; ``policy: EquivariantPolicy`` in hyperparams/ppo.yml once this
+module is imported, which ``train.py`` does) reads GreenLLM-v1's flat observation through its layout
+(`green_llm_env.observation_v1.V1Layout`) and scores every option, a share of (area i, type k) sent to DC j:
+
+1. **Encode** each option from its own features (``options``: delay vs cap, resource use vs capacity, facility
+   kW, water, weighted cost), its DC's (``dcs``: prices, carbon, renewables, grid cap, PUE, water per kWh,
+   headroom, and the DC's forecasts when the env has them), its (area, type)'s (``areas``: demand, delay cap,
+   delay price, and its demand forecast) and the hour's ``globals`` (water left, the guard's water cap, the
+   hour's least water, hour of day, time left), all through ``sign(v)·log(1 + |v|)``: one shared MLP, so the
+   same weights serve any numbers of areas, types and DCs.
+2. **Couple** the options in ``rounds`` rounds: the current scores give shares (softmax over DCs per (i, k));
+   from those shares each DC's load is computed as the env would (resource use over capacity per resource,
+   facility power over renewables and over renewables plus grid cap), with the hour's water use over the
+   water the guard allows and each (i, k)'s delay over its cap; every option then sees its DC's load, its own
+   (i, k)'s delay, the water ratio and the mean embedding over its DC's options and over its (i, k)'s DCs
+   (message passing both ways), and its embedding and score are updated (residual MLP).
+3. **Act**: the allocation is ``softmax_j(score[n, j])`` per (i, k), a point on the simplex, which is the mean
+   of a Gaussian with one shared ``log_std`` (so no parameter depends on the sizes); GreenLLM-v1's
+   ``action_mode="project"`` maps a point of the simplex to itself and the env's feasibility guard is the only
+   correction. The critic reads the mean embedding and the globals.
+
+`EquivariantPolicy.imitation_loss` is the behaviour-cloning loss `agents.imitation.behaviour_clone` uses for it:
+cross-entropy between the expert's shares and the policy's, each (i, k) weighted by its cost at stake.
+`resize_policy` gives the same weights for an env of other sizes (evaluate.py does this by itself when an
+agent plays a scenario of other sizes, see `agents.policy.TrainedPolicy.reset`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch as th
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import nn
+
+from green_llm_env.observation_v1 import V1Layout
+
+__all__ = ["AllocationNet", "EquivariantPolicy", "layout_of", "resize_policy"]
+
+_EPS = 1e-6
+CAPACITY_MARGIN = 1e-3
+"""Relative margin the output layer keeps below each DC's capacity (the guard replaces an hour that exceeds
+a capacity by a blend that may reach the whole least-water allocation)."""
+CAPACITY_PASSES = 4
+"""Rescaling passes of the output layer (`AllocationNet._within_capacity`)."""
+
+
+def layout_of(env: Any) -> tuple[int, int, int, int, int]:
+    """(I, K, J, R, H) of a GreenLLM-v1 env (any wrapper or vector env of one)."""
+    base = env
+    if hasattr(base, "get_attr"):  # a VecEnv
+        lay = base.get_attr("layout")[0]
+    else:
+        lay = getattr(getattr(base, "unwrapped", base), "layout")
+    if not isinstance(lay, V1Layout):
+        raise ValueError(f"EquivariantPolicy needs GreenLLM-v1's observation; the env's layout is {type(lay).__name__}")
+    return (lay.I, lay.K, lay.J, lay.R, lay.forecast_hours)
+
+
+def _squash(x: th.Tensor) -> th.Tensor:
+    return th.sign(x) * th.log1p(x.abs())
+
+
+def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_in, hidden), nn.SiLU(), nn.Linear(hidden, n_out))
+
+
+class AllocationNet(nn.Module):
+    """The shared network (see the module docstring): ``forward(obs)`` -> (shares (B, N·J), value latent (B, d)).
+
+    Scores are reduced costs, ``score[n, j] = -(cost[n, j] + λ·water[n, j] + ν_j·kW[n, j] + Σ_r μ_jr·use[n, j, r]
+    + κ_n·delay[n, j]) / τ_n`` (the ``options`` features), with prices predicted by small MLPs over tokens:
+    λ (water) from the globals, ν_j (power: below 0 where renewables make energy cheaper than the grid) and
+    μ_jr >= 0 (resources) from DC j's token, κ_n >= 0 (delay cap) and the temperature τ_n from (i, k)'s token.
+    Each coupling round recomputes the loads of the current shares and corrects every price from them.
+
+    Args:
+        layout: (I, K, J, R, H) of the observation it reads (`layout_of`); `set_layout` changes it later.
+        hidden: width d of the token embeddings and MLPs.
+        rounds: coupling rounds (>= 1).
+    """
+
+    def __init__(self, layout: Sequence[int], hidden: int = 64, rounds: int = 2) -> None:
+        super().__init__()
+        I, K, J, R, H = (int(v) for v in layout)
+        if rounds < 1:
+            raise ValueError(f"rounds must be >= 1; got {rounds}")
+        self.R, self.H, self.hidden, self.rounds = R, H, int(hidden), int(rounds)
+        self.set_layout(layout)
+        d, F = self.hidden, R + 4
+        n_dc, n_area = (R + 8 + 4 * H) + 2 * F, (3 + H) + 2 * F
+        self.dc_enc = _mlp(n_dc + 7, d, d)
+        self.area_enc = _mlp(n_area + 7, d, d)
+        self.glob_enc = _mlp(7 + 2 * d, d, d)
+        self.dc_head = nn.Linear(d, R + 1)  # ν_j, μ_jr
+        self.area_head = nn.Linear(d, 2)  # κ_n, τ_n
+        self.glob_head = nn.Linear(d, 1)  # λ
+        # coupling: each round corrects the token embeddings from the loads of the current shares
+        self.dc_upd = nn.ModuleList([_mlp(2 * d + R + 3, d, d) for _ in range(self.rounds)])
+        self.area_upd = nn.ModuleList([_mlp(2 * d + 2, d, d) for _ in range(self.rounds)])
+        self.glob_upd = nn.ModuleList([_mlp(3 * d + 1, d, d) for _ in range(self.rounds)])
+        self.critic = _mlp(3 * d + 7, d, d)
+        self.latent_dim_vf = d
+        with th.no_grad():  # start near the greedy allocation: small prices, a sharp but finite temperature
+            for head in (self.dc_head, self.area_head, self.glob_head):
+                head.weight.mul_(0.1)
+                head.bias.zero_()
+            self.glob_head.bias.fill_(np.log(0.05))
+            self.area_head.bias[1] = np.log(0.05)
+
+    def set_layout(self, layout: Sequence[int]) -> None:
+        """Read observations of sizes ``layout`` = (I, K, J, R, H) from now on (R and H must not change)."""
+        I, K, J, R, H = (int(v) for v in layout)
+        if (R, H) != (self.R, self.H):
+            raise ValueError(f"layout {tuple(layout)}: R and H must stay ({self.R}, {self.H}); the weights depend on them")
+        self.layout = V1Layout(I, K, J, R, H)
+        self.N, self.J = I * K, J
+        self.latent_dim_pi = self.N * J
+
+    # ------------------------------------------------------------------ pieces
+    def _parts(self, obs: th.Tensor) -> dict[str, th.Tensor]:
+        B, N, J, H = obs.shape[0], self.N, self.J, self.H
+        s = self.layout.slices
+        opt = obs[:, s["options"]].reshape(B, N, J, -1)
+        dcs = obs[:, s["dcs"]].reshape(B, J, -1)
+        areas = obs[:, s["areas"]].reshape(B, N, 3)
+        glob = obs[:, s["globals"]]
+        if H > 0:
+            fc = [obs[:, s[k]].reshape(B, H, J).transpose(1, 2)
+                  for k in ("forecast_price", "forecast_renewable", "forecast_carbon", "forecast_water")]
+            dcs = th.cat([dcs] + fc, dim=-1)
+            areas = th.cat([areas, obs[:, s["forecast_demand"]].reshape(B, H, N).transpose(1, 2)], dim=-1)
+        return {"options": opt, "dcs": dcs, "areas": areas, "globals": glob}
+
+    def _loads(self, p: th.Tensor, raw: dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Loads of shares ``p`` (B, N, J) in the env's units: per DC (B, J, R + 2) resource use over capacity
+        and facility power over renewables and over renewables + grid cap; per (i, k) (B, N, 1) average
+        delay over its cap; the hour's water over the guard's cap (B, 1)."""
+        opt, dcs, glob = raw["options"], raw["dcs"], raw["globals"]
+        R = self.R
+        res = th.einsum("bnj,bnjr->bjr", p, opt[..., 1:1 + R])
+        fac_kw = (p * opt[..., R + 1]).sum(1) * 10.0
+        ren_kw, cap_kw = dcs[..., 4] * 100.0, dcs[..., 5] * 5000.0
+        dc = th.cat([res, (fac_kw / (ren_kw + 1.0))[..., None], (fac_kw / (ren_kw + cap_kw + 1.0))[..., None]], -1)
+        water_l = (p * opt[..., R + 2]).sum((1, 2)) * 10.0
+        cap_l = glob[:, 2] * 10.0 * glob[:, 3] * 100.0  # (cap / least / 10)·10 · (least / 100)·100
+        water = (water_l / (cap_l.clamp_min(0.0) + 1.0))[:, None]
+        delay = (p * opt[..., 0]).sum(-1, keepdim=True)
+        return _squash(dc), _squash(delay), _squash(water)
+
+    def _scores(self, raw: dict[str, th.Tensor], dc_h: th.Tensor, area_h: th.Tensor, glob_h: th.Tensor) -> th.Tensor:
+        opt, R = raw["options"], self.R
+        dc_out, area_out = self.dc_head(dc_h), self.area_head(area_h)  # (B, J, R + 1), (B, N, 2)
+        nu, mu = dc_out[..., 0], nn.functional.softplus(dc_out[..., 1:])
+        kappa, tau = nn.functional.softplus(area_out[..., 0]), th.exp(area_out[..., 1].clamp(-12.0, 4.0))
+        lam = th.exp(self.glob_head(glob_h).clamp(-15.0, 5.0))  # (B, 1)
+        cost = opt[..., R + 3]
+        scale = cost.abs().mean(-1, keepdim=True).clamp_min(_EPS)  # (B, N, 1): $ at stake in the row
+        reduced = (cost + lam[:, :, None] * opt[..., R + 2] + nu[:, None] * opt[..., R + 1]
+                   + th.einsum("bjr,bnjr->bnj", mu, opt[..., 1:1 + R]) + kappa[..., None] * opt[..., 0])
+        return -reduced / (scale * tau[..., None])
+
+    def _within_capacity(self, p: th.Tensor, raw: dict[str, th.Tensor]) -> th.Tensor:
+        """The output layer: shares (B, N, J) kept within each DC's capacity (every resource, and facility power
+        within renewables + grid cap) by `CAPACITY_PASSES` closed-form passes: a DC over ``1 - CAPACITY_MARGIN``
+        of a limit has its column scaled down to it, and what its rows lose goes to their DCs with room, in
+        proportion to their shares. No solver; differentiable; shares that fit pass unchanged."""
+        opt, dcs, R = raw["options"], raw["dcs"], self.R
+        use_rel = opt[..., 1:1 + R]
+        kw = opt[..., R + 1] * 10.0
+        supply_kw = (dcs[..., 4] * 100.0 + dcs[..., 5] * 5000.0).clamp_min(_EPS)  # (B, J)
+        limit = 1.0 - CAPACITY_MARGIN
+        for _ in range(CAPACITY_PASSES):
+            load = th.maximum(th.einsum("bnj,bnjr->bjr", p, use_rel).amax(-1), (p * kw).sum(1) / supply_kw)
+            over = load > limit
+            if not bool(over.any()):
+                break
+            f = th.where(over, limit / load.clamp_min(_EPS), th.ones_like(load))  # (B, J)
+            q = p * f[:, None]
+            lost = 1.0 - q.sum(-1, keepdim=True)  # (B, N, 1)
+            room = q * (~over)[:, None].to(q.dtype)
+            total = room.sum(-1, keepdim=True)
+            p = th.where(total > _EPS, q + lost * room / total.clamp_min(_EPS), q / q.sum(-1, keepdim=True))
+        return p
+
+    def forward(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        raw = self._parts(obs)
+        B, N, J = obs.shape[0], self.N, self.J
+        opt, glob = _squash(raw["options"]), raw["globals"]
+        g = glob[:, None].expand(B, J, 7)
+        dc_h = self.dc_enc(th.cat([_squash(raw["dcs"]), opt.mean(1), opt.amin(1), g], -1))
+        area_h = self.area_enc(th.cat([_squash(raw["areas"]), opt.mean(2), opt.amin(2), glob[:, None].expand(B, N, 7)], -1))
+        glob_h = self.glob_enc(th.cat([glob, dc_h.mean(1), area_h.mean(1)], -1))
+        score = self._scores(raw, dc_h, area_h, glob_h)
+        for dc_u, area_u, glob_u in zip(self.dc_upd, self.area_upd, self.glob_upd):
+            dc_load, delay, water = self._loads(th.softmax(score, -1), raw)
+            gd = glob_h[:, None].expand(B, J, -1)
+            dc_h = dc_h + dc_u(th.cat([dc_h, gd, dc_load, water[:, None].expand(B, J, 1)], -1))
+            area_h = area_h + area_u(th.cat([area_h, glob_h[:, None].expand(B, N, -1), delay,
+                                            water[:, None].expand(B, N, 1)], -1))
+            glob_h = glob_h + glob_u(th.cat([glob_h, dc_h.mean(1), area_h.mean(1), water], -1))
+            score = self._scores(raw, dc_h, area_h, glob_h)
+        self._last_scores = score
+        shares = self._within_capacity(th.softmax(score, -1), raw).reshape(B, N * J)
+        vf = self.critic(th.cat([glob_h, dc_h.mean(1), area_h.mean(1), glob], -1))
+        return shares, vf
+
+    def forward_actor(self, obs: th.Tensor) -> th.Tensor:
+        return self.forward(obs)[0]
+
+    def forward_critic(self, obs: th.Tensor) -> th.Tensor:
+        return self.forward(obs)[1]
+
+    def stakes(self, obs: th.Tensor) -> th.Tensor:
+        """(B, N) weight of each (i, k): its mean weighted cost over DCs ($), normalised to mean 1 per row."""
+        raw = self._parts(obs)
+        c = raw["options"][..., self.R + 3].abs().mean(-1)
+        return c / c.mean(-1, keepdim=True).clamp_min(_EPS)
+
+
+class EquivariantPolicy(ActorCriticPolicy):
+    """SB3 actor-critic over `AllocationNet` (see the module docstring).
+
+    Policy kwargs: ``layout`` (I, K, J, R, H) of the env's observation (``train.py`` fills it from the env),
+    ``hidden`` (64), ``rounds`` (2), ``log_std_init`` (one shared value). Needs GreenLLM-v1 with
+    ``action_mode="project"`` (the default): the action is the allocation itself.
+    """
+
+    def __init__(self, observation_space: Any, action_space: Any, lr_schedule: Any,
+                 layout: Sequence[int] | None = None, hidden: int = 64, rounds: int = 2, load_weight: float = 1.0,
+                 **kwargs: Any) -> None:
+        if layout is None:
+            raise ValueError("EquivariantPolicy needs layout=(I, K, J, R, H) in policy_kwargs (train.py fills it "
+                             "from the env: agents.equivariant.layout_of)")
+        self.alloc_layout = tuple(int(v) for v in layout)
+        self.hidden, self.rounds, self.load_weight = int(hidden), int(rounds), float(load_weight)
+        want = V1Layout(*self.alloc_layout).size
+        if observation_space.shape != (want,):
+            raise ValueError(f"EquivariantPolicy layout={self.alloc_layout} reads observations of shape ({want},); "
+                             f"the env's are {observation_space.shape}")
+        kwargs.setdefault("ortho_init", False)
+        super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _build_mlp_extractor(self) -> None:
+        self.mlp_extractor = AllocationNet(self.alloc_layout, self.hidden, self.rounds)
+
+    def _build(self, lr_schedule: Any) -> None:
+        super()._build(lr_schedule)
+        self.action_net = nn.Identity()  # the network's output is the action mean (shares on the simplex)
+        self.log_std = nn.Parameter(th.full((1,), float(self.log_std_init)))
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        data = super()._get_constructor_parameters()
+        data.update(layout=self.alloc_layout, hidden=self.hidden, rounds=self.rounds, load_weight=self.load_weight)
+        return data
+
+    def imitation_loss(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:
+        """Behaviour cloning: Σ_n w_n·CE(expert shares_n, policy shares_n) / N, with w the cost at stake of each
+        (i, k) (`AllocationNet.stakes`). ``obs`` as the policy sees them, ``actions`` (B, N·J) the expert's."""
+        net: AllocationNet = self.mlp_extractor  # type: ignore[assignment]
+        feats = self.extract_features(obs)
+        net.forward(feats)
+        logp = th.log_softmax(net._last_scores, -1)
+        y = actions.reshape(logp.shape).clamp_min(0.0)
+        y = y / y.sum(-1, keepdim=True).clamp_min(_EPS)
+        ce = (-(y * logp).sum(-1) * net.stakes(feats)).mean()
+        raw = net._parts(feats)  # the loads the expert's shares put on each DC, on the water and on each delay cap
+        got, want = net._loads(logp.exp(), raw), net._loads(y, raw)
+        return ce + self.load_weight * sum(((g - w) ** 2).mean() for g, w in zip(got, want))
+
+    def imitation_parameters(self) -> list[nn.Parameter]:
+        """What behaviour cloning trains: the actor's part of the network (not the critic, not ``log_std``)."""
+        net: AllocationNet = self.mlp_extractor  # type: ignore[assignment]
+        return [p for name, p in net.named_parameters() if not name.startswith("critic")]
+
+
+def resize_policy(policy: EquivariantPolicy, observation_space: Any, action_space: Any,
+                  layout: Sequence[int]) -> EquivariantPolicy:
+    """The same weights reading an env of other sizes (``layout`` = (I, K, J, R, H), same R and H)."""
+    params = policy._get_constructor_parameters()
+    params.update(observation_space=observation_space, action_space=action_space, layout=tuple(layout))
+    new = type(policy)(**params)
+    new.load_state_dict(policy.state_dict())
+    return new.to(policy.device)
+
+
+for _algo in (PPO, A2C):  # ``policy: EquivariantPolicy`` in hyperparams/<algo>.yml
+    _algo.policy_aliases["EquivariantPolicy"] = EquivariantPolicy
