@@ -197,14 +197,12 @@ class _LocalEngine:
 
 
 class _RayEngine:
-    """Hour blocks on Ray actors (``ray.init`` must have been called, or is called with defaults)."""
+    """Hour blocks on Ray actors (Ray started by `baselines.backends.init_ray` unless already running)."""
 
     def __init__(self, coef: Coefficients, blocks: list[list[int]], weights, tie_break, time_limit_s) -> None:
-        import ray
+        from .backends import init_ray
 
-        self.ray = ray
-        if not ray.is_initialized():
-            ray.init()
+        self.ray = ray = init_ray()
         actor = ray.remote(num_cpus=1)(HourBlock)
         ref = ray.put(coef)
         self.blocks = [actor.remote(ref, b, weights, tie_break, time_limit_s) for b in blocks]
@@ -248,11 +246,9 @@ def solve_decomposed(coef: Coefficients, weights: Sequence[float] = cost.DEFAULT
     objectives = {name: objective_vector(coef, ow) for name, ow in OBJECTIVES.items()}
     if workers is None:
         if engine == "ray":
-            import ray
+            from .backends import ray_cpus
 
-            if not ray.is_initialized():
-                ray.init()
-            workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            workers = ray_cpus()
         else:
             workers = default_workers()
     make = _RayEngine if engine == "ray" else _LocalEngine
