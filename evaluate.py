@@ -44,6 +44,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -186,6 +187,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         raise CliError(f"--workers must be >= 1; got {a.workers}")
     if a.address is not None and a.backend != "ray":
         raise CliError("--address needs --backend ray")
+    if a.backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise CliError('--backend ray needs Ray: pip install -e ".[scale]"')
     if a.start and not a.traces:
         raise CliError("--start needs --traces")
     if a.traces and not Path(a.traces).exists():
