@@ -101,10 +101,15 @@ def test_method_argument_and_auto():
         solve(s, method="fast")
     with pytest.raises(ValueError, match="workers must be an integer >= 1 or None; got 0"):
         solve(s, method="decomposed", workers=0)
-    assert solve(s, method="auto").method == "weighted"  # 7,290 columns: below AUTO_DECOMPOSED_COLUMNS
-    big = make_scenario(0, I=20, J=20, K=5, T=60)
-    assert 60 * (100 + 1) * 20 >= AUTO_DECOMPOSED_COLUMNS
-    assert solve(big, method="auto").method == "decomposed"
+    assert solve(s, method="auto").method == "weighted"  # 9,936 columns: below AUTO_DECOMPOSED_COLUMNS
+    assert AUTO_DECOMPOSED_COLUMNS > 9936
+
+
+def test_auto_decomposes_large_lps(monkeypatch):
+    import baselines.oracle as oracle
+
+    monkeypatch.setattr(oracle, "AUTO_DECOMPOSED_COLUMNS", 9936)
+    assert solve(make_scenario(0), method="auto").method == "decomposed"
 
 
 def test_cli_method(tmp_path):
