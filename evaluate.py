@@ -6,6 +6,7 @@ Usage::
     python evaluate.py --policies oracle,mpc,mpc_noisy,ppo=logs/ppo/GreenLLM-v0_1 --seeds 1000-1099 \\
         --traces ../shared/data --start 2024-06-01T00 --weights 0.6,0.2,0.2 --env-kwargs forecast_hours:6 \\
         --workers 2 --out runs/eval_traces
+    python evaluate.py --policies oracle,mpc --seeds 1000-1999 --backend ray --address auto --out runs/eval_ray
 
 Each seed is one scenario, ``make_scenario(seed, **gen_kwargs)`` (or ``scenario_from_traces(traces, start,
 seed, **gen_kwargs)``), pinned with ``env.reset(options={"scenario": s})`` so every policy sees the same
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -88,7 +90,9 @@ class Config:
     gen_kwargs: dict[str, Any] = field(default_factory=dict)
     traces: str | None = None
     start: str | None = None
-    workers: int = 1
+    workers: int = 1  # 0: the backend's default (ray: the cluster's CPUs)
+    backend: str = "local"
+    address: str | None = None
     imports: list[str] = field(default_factory=list)
     plots: bool = True
     progress: bool = True
@@ -154,7 +158,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--env-kwargs", nargs="*", default=None, metavar="K:V", help="GreenLLMEnv keyword arguments")
     p.add_argument("--gen-kwargs", nargs="*", default=None, metavar="K:V",
                    help="make_scenario keyword arguments, e.g. T:12 water_fraction:0.9")
-    p.add_argument("--workers", type=int, default=1, help="parallel worker processes over seeds (default 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel workers over seeds: local processes (default 1) or Ray actors (default: the "
+                        "cluster's CPUs)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="where the (policy, seed) jobs run: this machine or Ray (pip install -e \".[scale]\")")
+    p.add_argument("--address", default=None,
+                   help="with --backend ray: the cluster to join (auto, or ray://host:10001; default: a local Ray)")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import MODULE first (it may register policies or loaders); repeatable")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -173,8 +183,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         except ValueError as exc:
             raise CliError(str(exc) if "--weights" in str(exc) else
                            f"--weights must be three numbers e,c,d summing to 1; got {a.weights!r}") from None
-    if a.workers < 1:
+    if a.workers is not None and a.workers < 1:
         raise CliError(f"--workers must be >= 1; got {a.workers}")
+    if a.address is not None and a.backend != "ray":
+        raise CliError("--address needs --backend ray")
+    if a.backend == "ray" and importlib.util.find_spec("ray") is None:
+        raise CliError('--backend ray needs Ray: pip install -e ".[scale]"')
     if a.start and not a.traces:
         raise CliError("--start needs --traces")
     if a.traces and not Path(a.traces).exists():
@@ -193,7 +207,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     return Config(policies=policies, seeds=parse_seeds(a.seeds), out=a.out, weights=tuple(float(w) for w in weights),
                   env=env,
                   env_kwargs=env_kwargs, gen_kwargs=parse_kv(a.gen_kwargs, "--gen-kwargs"), traces=a.traces,
-                  start=(a.start or "2024-01-01T00") if a.traces else None, workers=a.workers,
+                  start=(a.start or "2024-01-01T00") if a.traces else None,
+                  workers=a.workers or (0 if a.backend == "ray" else 1), backend=a.backend, address=a.address,
                   imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress)
 
 
@@ -682,7 +697,14 @@ def run(cfg: Config) -> int:
 
     bar = tqdm(total=len(todo), desc="seeds", unit="seed", disable=not cfg.progress, file=sys.stderr)
     t0 = time.perf_counter()
-    if cfg.workers == 1 or len(todo) <= 1:
+    if cfg.backend == "ray":  # one Runner per Ray actor; rows sorted by collect, so the files match local runs
+        from baselines.backends import ray_map_actors
+
+        for res in ray_map_actors(Runner, (cfg,), "run_seed", list(todo.items()), cfg.workers or None,
+                                  cfg.address):
+            collect(res)
+            bar.update(1)
+    elif cfg.workers == 1 or len(todo) <= 1:
         for seed, specs in todo.items():
             collect(runner.run_seed(seed, specs))
             bar.update(1)

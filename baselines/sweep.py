@@ -6,7 +6,8 @@ included, stays as in the scenario. A factor at which the scenario becomes infea
 
 Command line::
 
-    python -m baselines.sweep --scenario ../shared/data/paper_reference_scenario.json --out runs/sweep
+    python -m baselines.sweep --scenario ../shared/data/paper_reference_scenario.json --out runs/sweep \
+        [--backend ray [--address auto]]
 
 writes ``sweep.csv`` (one row per parameter, Ψ and model), ``hourly.csv`` (hourly profiles at Ψθ = 1.2) and
 ``sweep_<parameter>.png`` / ``hourly_theta_1.2.png``.
@@ -26,7 +27,7 @@ from green_llm_env import Scenario, ScenarioFileError, cost, make_scenario, scal
 
 from .oracle import InfeasibleScenarioError, solve
 
-__all__ = ["MODELS", "PARAMETERS", "hourly_profiles", "plot", "sweep"]
+__all__ = ["MODELS", "PARAMETERS", "hourly_profiles", "plot", "sweep", "sweep_point"]
 
 MODELS = {"M0": (1 / 3, 1 / 3, 1 / 3), "M1": (1.0, 0.0, 0.0), "M2": (0.0, 1.0, 0.0)}
 PARAMETERS = {"theta": "carbon intensity Ψθ", "P_w": "renewable generation ΨPw", "tau": "energy per token Ψτ",
@@ -36,23 +37,44 @@ _COLUMNS = ["parameter", "psi", "model", "status", "total", "energy", "carbon", 
             "water_dual"]
 
 
-def sweep(scenario: Scenario, psi=DEFAULT_PSI, parameters=tuple(PARAMETERS), progress: bool = True) -> pd.DataFrame:
-    """One oracle solve per (parameter, Ψ, model); a tidy frame with the columns of ``sweep.csv``."""
+def sweep_point(scenario: Scenario, name: str, value: float) -> list[dict]:
+    """The rows of one sweep point: ``name`` scaled by ``value``, solved for each model of `MODELS`."""
+    coef = cost.coefficients(scale(scenario, **{name: float(value)}))
     rows = []
-    total = len(parameters) * len(psi)
+    for model, weights in MODELS.items():
+        row = {"parameter": name, "psi": float(value), "model": model}
+        try:
+            res = solve(coef, weights)
+            row.update(status="optimal", total=res.total, energy=res.energy, carbon=res.carbon,
+                       delay=res.delay, emissions_kg=res.emissions_kg, water_l=res.water_l,
+                       water_dual=res.water_dual)
+        except InfeasibleScenarioError:
+            row.update(status="infeasible")
+        rows.append(row)
+    return rows
+
+
+def sweep(scenario: Scenario, psi=DEFAULT_PSI, parameters=tuple(PARAMETERS), progress: bool = True,
+          backend: str = "local", address: str | None = None) -> pd.DataFrame:
+    """One oracle solve per (parameter, Ψ, model); a tidy frame with the columns of ``sweep.csv``. With
+    ``backend="ray"`` each (parameter, Ψ) point is a Ray task (`baselines.backends`; same rows, same order)."""
+    points = [(p, float(v)) for p in parameters for v in psi]
+    if backend == "ray":
+        from .backends import ray_map_tasks
+
+        t0 = time.perf_counter()
+        rows = [r for part in ray_map_tasks(sweep_point, [(scenario, p, v) for p, v in points], address)
+                for r in part]
+        if progress:
+            print(f"sweep {len(points)}/{len(points)} on Ray {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        return pd.DataFrame(rows, columns=_COLUMNS)
+    if backend != "local":
+        raise ValueError(f"backend must be 'local' or 'ray'; got {backend!r}")
+    rows = []
+    total = len(points)
     t0 = time.perf_counter()
-    for q, (name, value) in enumerate((p, v) for p in parameters for v in psi):
-        coef = cost.coefficients(scale(scenario, **{name: float(value)}))
-        for model, weights in MODELS.items():
-            row = {"parameter": name, "psi": float(value), "model": model}
-            try:
-                res = solve(coef, weights)
-                row.update(status="optimal", total=res.total, energy=res.energy, carbon=res.carbon,
-                           delay=res.delay, emissions_kg=res.emissions_kg, water_l=res.water_l,
-                           water_dual=res.water_dual)
-            except InfeasibleScenarioError:
-                row.update(status="infeasible")
-            rows.append(row)
+    for q, (name, value) in enumerate(points):
+        rows += sweep_point(scenario, name, value)
         if progress and (sys.stderr.isatty() or (q + 1) % max(total // 10, 1) == 0 or q + 1 == total):
             end = "" if sys.stderr.isatty() and q + 1 < total else "\n"
             print(f"\rsweep {q + 1}/{total} ({name} = {value:.1f}) {time.perf_counter() - t0:.1f} s",
@@ -136,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated subset of {','.join(PARAMETERS)}")
     parser.add_argument("--no-plots", action="store_true", help="write the CSV files only")
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local",
+                        help="where the sweep points are solved: here, or as Ray tasks (pip install -e \".[scale]\")")
+    parser.add_argument("--address", default=None, help="with --backend ray: the cluster to join (auto, ray://...)")
     args = parser.parse_args(argv)
     try:
         psi = _parse_psi(args.psi)
@@ -146,9 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         scenario = Scenario.from_json(args.scenario) if args.scenario else make_scenario(args.seed)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        frame = sweep(scenario, psi, params)
+        frame = sweep(scenario, psi, params, backend=args.backend, address=args.address)
         hourly = hourly_profiles(scenario) if "theta" in params else None
-    except (ScenarioFileError, InfeasibleScenarioError, ValueError, OSError) as exc:
+    except (ScenarioFileError, InfeasibleScenarioError, ValueError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     frame.to_csv(out / "sweep.csv", index=False)

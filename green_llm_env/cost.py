@@ -146,14 +146,25 @@ def grid_price(coef: Coefficients, weights: Sequence[float]) -> np.ndarray:
     return weights[0] * coef.price + weights[1] * coef.carbon_usd_per_kwh
 
 
+def _memo(coef: Coefficients, name: str, build) -> np.ndarray:
+    """``build()`` computed once per coefficients object and kept on it, read-only (coefficients are
+    immutable; the hourly LPs of a long horizon read the same arrays once per hour)."""
+    hit = coef.__dict__.get(name)
+    if hit is None:
+        hit = build()
+        hit.setflags(write=False)
+        coef.__dict__[name] = hit
+    return hit
+
+
 def facility_kw_per_share(coef: Coefficients) -> np.ndarray:
-    """(T, N, J) facility power (kW) per unit share: PUE[j]·e[k]·λ."""
-    return coef.it_kw[..., None] * coef.pue
+    """(T, N, J) facility power (kW) per unit share: PUE[j]·e[k]·λ (memoised on ``coef``, read-only)."""
+    return _memo(coef, "_facility_kw", lambda: coef.it_kw[..., None] * coef.pue)
 
 
 def water_l_per_share(coef: Coefficients) -> np.ndarray:
-    """(T, N, J) litres per unit share: (WUE/PUE + EWIF)·P_d."""
-    return facility_kw_per_share(coef) * coef.water_l_per_kwh[:, None, :]
+    """(T, N, J) litres per unit share: (WUE/PUE + EWIF)·P_d (memoised on ``coef``, read-only)."""
+    return _memo(coef, "_water_l", lambda: facility_kw_per_share(coef) * coef.water_l_per_kwh[:, None, :])
 
 
 def least_water_bound_l(coef: Coefficients) -> float:

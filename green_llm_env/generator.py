@@ -160,7 +160,7 @@ def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int =
         return scen
     coef = cost.coefficients(scen)
     plan = greedy_plan(scen).reshape(T, coef.N, J)
-    return scen.replace(Z=water_fraction * float((cost.water_l_per_share(coef) * plan).sum()))
+    return scen.with_water_budget(water_fraction * float((cost.water_l_per_share(coef) * plan).sum()))
 
 
 

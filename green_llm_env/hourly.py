@@ -17,6 +17,7 @@ meets the whole-day budget (the oracle's) meets that reserve at every hour.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -43,6 +44,7 @@ class HourSolution:
     cost_weighted: float
     relaxed: bool
     iterations: int
+    grid_kw: np.ndarray | None = None  # (J,) the LP's grid power P_g of the hour, kW
 
 
 class HourlyLP:
@@ -63,14 +65,33 @@ class HourlyLP:
         self._x_cost = np.broadcast_to(x_cost, (coef.T, coef.N, coef.J))
         self._grid_cost = grid_cost
         self._wl = cost.water_l_per_share(coef)  # (T, N, J)
-        self.highs = silent_highs()
-        self.highs.setOptionValue("solver", "simplex")
-        self.highs.setOptionValue("time_limit", float(time_limit_s))
-        self.highs.setOptionValue("primal_feasibility_tolerance", PRIMAL_FEASIBILITY_TOL)
+        self._options = {"solver": "simplex", "time_limit": float(time_limit_s),
+                         "primal_feasibility_tolerance": PRIMAL_FEASIBILITY_TOL}
+        self.highs = self._new_highs()
         self._basis: highspy.HighsBasis | None = None
         self._loaded = -1  # the hour whose LP HiGHS holds
         self._cols = np.arange(coef.N * coef.J + coef.J, dtype=np.int32)
         self.solves = 0
+
+    def _new_highs(self) -> highspy.Highs:
+        h = silent_highs()
+        for name, value in self._options.items():
+            h.setOptionValue(name, value)
+        return h
+
+    def sibling(self) -> "HourlyLP":
+        """A new `HourlyLP` of the same scenario and weights sharing this one's cost tables (read-only), with its
+        own HiGHS instance (one per hour keeps each hour's basis across re-solves)."""
+        twin = copy.copy(self)
+        twin.highs = self._new_highs()
+        twin._basis, twin._loaded, twin.solves = None, -1, 0
+        return twin
+
+    def start_from(self, other: "HourlyLP") -> None:
+        """Start this object's next new hour from ``other``'s last optimal basis (every hour's LP has the same
+        shape), unless it holds a basis of its own."""
+        if self._basis is None:
+            self._basis = other._basis
 
     def lp(self, t: int) -> LinearProgram:
         """The rows of hour t (`constraints.hour_lp`: shared, read-only)."""
@@ -152,7 +173,8 @@ class HourlyLP:
         return HourSolution(x=x, water_l=float(wl @ x.reshape(-1)),
                             cost_weighted=float(self._x_cost[t].reshape(-1) @ x.reshape(-1)
                                                 + self._grid_cost[t] @ v[n_x:]),
-                            relaxed=relaxed, iterations=int(self.highs.getInfo().simplex_iteration_count))
+                            relaxed=relaxed, iterations=int(self.highs.getInfo().simplex_iteration_count),
+                            grid_kw=v[n_x:].copy())
 
 
 LEAST_WATER_MARGIN = 1e-9

@@ -204,6 +204,22 @@ class Scenario:
         ``infinite_Z=True`` admits ``Z = inf``."""
         return dataclasses.replace(self, **changes)
 
+    def with_water_budget(self, Z: float) -> "Scenario":
+        """A copy with water budget ``Z`` (L), equal to ``replace(Z=Z)`` but cheaper: it shares this scenario's
+        validated read-only arrays, checks only Z, and carries the memoised coefficients over with the new budget
+        (Z enters nothing else)."""
+        if isinstance(Z, (bool, complex, np.bool_, np.complexfloating)) or not (
+                isinstance(Z, (int, float, np.integer, np.floating)) and math.isfinite(Z) and Z >= 0):
+            raise ValueError(f"Scenario.Z (water budget, L) must be finite and >= 0; got {_short(Z)}")
+        out = object.__new__(Scenario)
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k != "_coefficients"})
+        object.__setattr__(out, "Z", float(Z))
+        object.__setattr__(out, "_infinite_Z", False)
+        coef = self.__dict__.get("_coefficients")
+        if coef is not None:
+            object.__setattr__(out, "_coefficients", dataclasses.replace(coef, water_budget_l=float(Z)))
+        return out
+
     # ------------------------------------------------------------- validation
     def validate(self) -> "Scenario":
         """Check shapes, finiteness, signs and names; raise ``ValueError`` naming field, rule and value.
