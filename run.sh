@@ -63,7 +63,8 @@ run_demo() {
     local run_dir policies
     run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-hybrid-v1_* | sort -V | tail -n 1)
     policies="oracle,mpc,mpc_noisy,myopic,uniform,nearest,cheapest,greenest,renewable_first,ppo_brief=$run_dir"
-    for shipped in rl-trained-agents/ppo/GreenLLM-hybrid-v1_1:ppo_hybrid rl-trained-agents/ppo/GreenLLM-v1_1:ppo_raw; do
+    for shipped in rl-trained-agents/ppo/GreenLLM-v1_1:ppo_equivariant rl-trained-agents/ppo/GreenLLM-hybrid-v1_1:ppo_hybrid \
+            rl-trained-agents/ppo/GreenLLM-v1_3:ppo_raw; do
         if [ -d "${shipped%%:*}" ]; then policies="$policies,${shipped##*:}=${shipped%%:*}"; fi
     done
     echo "== 4/4 oracle gap of every policy (and the shipped agents) on held-out seeds"

@@ -1,4 +1,4 @@
-"""Stable-Baselines3 / sb3-contrib agents for GreenLLM-v0.
+"""Stable-Baselines3 / sb3-contrib agents for GreenLLM-v0 and GreenLLM-v1.
 
 - ``agents.registry``: ``ALGOS`` (ppo, a2c, sac, td3, ddpg, tqc, recurrentppo), ``resolve_device``,
   ``RunLayout`` (RL Zoo's run folder layout).
@@ -7,6 +7,9 @@
 - ``agents.policy``: ``TrainedPolicy``, a trained run as a baselines ``Policy``; the agent-side options a
   run may use (``obs_features: dc``, ``shield: water``, ``residual: <policy>``, ``action_groups: j|kj``) as
   Gymnasium and SB3 VecEnv wrappers, applied identically in training and evaluation.
+- ``agents.equivariant``: ``EquivariantPolicy``, the permutation-equivariant allocation policy for
+  GreenLLM-v1 (the same weights for any I, J, K; no solver inside).
+- ``agents.imitation``: the warm start by behaviour cloning (``oracle_price``, ``oracle_plan``) and DAgger.
 
 Importing ``agents`` is light (no torch): it registers a loader with ``baselines.policy`` so that the spec
 ``ppo=logs/ppo/GreenLLM-v0_1`` (or ``sac=...``, any algorithm name as prefix) resolves to a
@@ -24,6 +27,7 @@ _EXPORTS = {
     "load_hyperparams": "hyperparams", "split_hyperparams": "hyperparams",
     "TrainedPolicy": "policy", "load_trained_policy": "policy",
     "OracleGapEvalCallback": "callbacks", "SignalGuard": "callbacks", "evaluate_oracle_gap": "callbacks",
+    "EquivariantPolicy": "equivariant",
 }
 ALGO_NAMES = ("a2c", "ddpg", "ppo", "recurrentppo", "sac", "td3", "tqc")
 """Names of the algorithms (the keys of ``agents.registry.ALGOS``), without importing SB3."""
