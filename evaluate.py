@@ -511,6 +511,22 @@ def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict
     return text
 
 
+class _NoBar:
+    """tqdm's interface, doing nothing (tqdm comes with the ``train`` extra)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def write_plots(out: Path, cfg: Config, rows: list[dict[str, str]], hourly: list[dict[str, str]]) -> None:
     """gaps.png, costs.png and hourly.png (matplotlib, Agg backend)."""
     import matplotlib
@@ -678,8 +694,10 @@ def run(cfg: Config) -> int:
         rows.sort(key=sort_key)
         write_csv_atomic(out / "results.csv", COLUMNS, rows)
 
-    from tqdm import tqdm
-
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the core install: no progress bar
+        tqdm = _NoBar
     bar = tqdm(total=len(todo), desc="seeds", unit="seed", disable=not cfg.progress, file=sys.stderr)
     t0 = time.perf_counter()
     if cfg.workers == 1 or len(todo) <= 1:
@@ -706,7 +724,12 @@ def run(cfg: Config) -> int:
         if cfg.plots:
             first = next((s for s in cfg.seeds if hourly_file(out, s).is_file()), None)
             hourly = [] if first is None else read_csv(hourly_file(out, first), HOURLY_COLUMNS)
-            write_plots(out, cfg, rows_now, hourly)
+            try:
+                write_plots(out, cfg, rows_now, hourly)
+            except ImportError as exc:  # the core install has no matplotlib
+                from green_llm_env.cli import extra_hint
+
+                print(extra_hint(exc, "plots"), file=sys.stderr)
     print(f"{len(rows_now)} rows in {out / 'results.csv'} ({time.perf_counter() - t0:.1f} s); "
           f"summary in {out / 'summary.md'}", file=sys.stderr)
     if errors:
