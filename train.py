@@ -23,7 +23,14 @@ advice: small MLPs are faster there than on a GPU) and SAC, TD3, DDPG, TQC on CU
 Environments (``--vec``): ``native`` (default) steps all ``n_envs`` scenarios as one numpy batch
 (``green_llm_env.vector``); ``dummy`` and ``subproc`` are SB3's per-env wrappers around ``gym.make``.
 
-Agent-side settings (YAML keys, see ``agents.policy``): ``obs_features: dc`` appends per-DC water
+RL Zoo: the YAML files are in Zoo's format (``env_wrapper:``, ``callback:``, dotted ``policy:``; see
+``agents.hyperparams``) and Zoo's flags are accepted with Zoo's meaning (``-tb``, ``--vec-env``, ``-P``,
+``--eval-episodes``, ``--n-eval-envs``, ``-i``, ``--gym-packages``, ``--log-interval``, ``-uuid``, ``--seed -1``,
+``-n -1``); ``-optimize`` (with ``--n-trials``, ``--storage``, ``--study-name``, ...) runs ``rl_zoo3.train``'s
+Optuna search on the same YAML. Runs of this script are read by ``rl_zoo3.enjoy`` and ``rl_zoo3.plots``.
+
+Agent-side settings (YAML keys, see ``agents.policy``; in the YAML files as Zoo ``env_wrapper`` /
+``callback`` entries): ``obs_features: dc`` appends per-DC water
 intensity, PUE and capacity headroom (which GreenLLM-v0's observation leaves out) to the observation;
 ``pretrain: oracle_price`` (GreenLLM-hybrid-v1) clones the oracle's water price on training scenarios before RL
 (`agents.imitation`; the cloned model is kept as ``rl_model_0_steps.zip``);
