@@ -522,8 +522,8 @@ def _main(argv: list[str] | None = None) -> int:
             else:
                 print("[train] no saved replay buffer (train with --save-replay-buffer for one); it restarts empty",
                       flush=True)
-        print(f"[train] {'resuming' if resume else 'starting'} {layout.run_dir} from {model_path} at step "
-              f"{model.num_timesteps}", flush=True)
+        print(f"[train] {'resuming' if resume else 'starting'} {layout.run_dir} from "
+              f"{Path(model_path).name if resume else model_path} at step {model.num_timesteps}", flush=True)
         if not resume:  # -i: a new run, its own budget
             model.num_timesteps = 0
     else:

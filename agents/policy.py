@@ -397,6 +397,43 @@ def agent_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: settings[k] for k in keys}
 
 
+def training_note(model: Any, model_path: str | Path, agent: dict[str, Any]) -> dict[str, str]:
+    """What ``evaluate.py``'s summary says of a trained agent: its training budget (env steps of RL, plus the
+    warm start's scenarios) and how constraints were handled while it acted (shield, env guard, hourly LP)."""
+    layout = RunLayout.find(str(Path(model_path).parent))
+    config = training_config(model_path)
+    from .hyperparams import split_hyperparams
+
+    try:
+        settings = split_hyperparams({k: v for k, v in config.items() if k in ("env_wrapper", "callback") or
+                                      k.startswith("pretrain")})[1]
+    except ValueError:
+        settings = {"pretrain": None}
+    budget = f"{int(model.num_timesteps):,} env steps of {type(model).__name__}"
+    pretrain = settings.get("pretrain")
+    if pretrain:
+        budget += (f" after a warm start cloning {pretrain} on {settings['pretrain_episodes']} scenarios"
+                   + (f" + {settings['pretrain_dagger']} DAgger" if settings.get("pretrain_dagger") else ""))
+    env_id = training_env_id(model_path)
+    mode = (read_run_yaml(layout.args).get("env_kwargs") or {}).get("constraint_mode") if layout.args.is_file() \
+        else None
+    handling = []
+    if agent.get("shield"):
+        handling.append(f"agent-side {agent['shield']} shield (the allocation blended to keep the water budget)")
+    if env_id == "GreenLLM-hybrid-v1":
+        handling.append("hourly LP under the guard's water cap plays the allocation")
+    if env_id != "GreenLLM-v0":
+        mode = mode or "guard"
+        handling.append({"guard": "v1 feasibility guard (shares blended with the least-water allocation to meet every row: "
+                                   "penalty 0 unless the budget is below the day's least need)",
+                         "project": "v0's QP safety layer (constraint_mode=project)",
+                         "penalty": "none (penalties charged at dual rates)"}
+                        .get(mode, mode))
+    elif not agent.get("shield"):
+        handling.append("none (penalties charged)")
+    return {"budget": budget, "constraints": "; ".join(handling)}
+
+
 class TrainedPolicy:
     """A trained SB3 model acting in ``GreenLLMEnv`` (the baselines ``Policy`` protocol).
 
@@ -429,6 +466,7 @@ class TrainedPolicy:
         self.action_groups = action_groups
         self._shield = WaterShield() if shield else None
         self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
+        self.training: dict[str, str] | None = None  # `training_note` (set by `load`; evaluate.py's summary)
         self.kind = "learned"
         self.env_kwargs: dict[str, Any] = {}
         self.env_id: str | None = None  # the env it was trained on (set by `load`); evaluate.py plays it there
@@ -457,6 +495,7 @@ class TrainedPolicy:
                      features=agent["obs_features"], residual=agent["residual"],
                      residual_scale=agent["residual_scale"], shield=agent["shield"],
                      action_groups=agent["action_groups"])
+        policy.training = training_note(model, model_path, agent)
         policy.fingerprint = fingerprint(model_path, vecnorm_path)
         policy.env_kwargs = training_env_kwargs(model_path)
         policy.env_id = training_env_id(model_path)

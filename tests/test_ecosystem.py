@@ -175,3 +175,53 @@ def test_torchrl_vector_and_parallel_envs(tmp_path):
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
+
+
+def test_rliable_aggregates():
+    import evaluate
+
+    gaps = np.array([0.0, 0.2, 0.4, 3.0, 8.0, 60.0, 0.05, 1.5])
+    assert evaluate.performance_profile(gaps, (0.1, 1.0, 10.0)).tolist() == [0.25, 0.5, 0.875]
+    lo, hi = evaluate.bootstrap_ci(gaps, statistic="iqm")
+    assert lo <= evaluate.iqm(gaps) <= hi
+    mean_lo, mean_hi = evaluate.bootstrap_ci(gaps)
+    assert hi < mean_hi and lo < mean_lo  # the IQM's resamples trim the 60% outlier
+
+
+def test_rgb_frame_is_labelled():
+    pytest.importorskip("matplotlib")
+    from green_llm_env.render import FRAME_SIZE, bar_frame
+
+    env = gym.make("GreenLLM-v1", render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    img = env.render()
+    assert img.shape == (*FRAME_SIZE, 3) and img.dtype == np.uint8
+    plain = bar_frame(np.full(3, 0.3), np.full(3, 0.5))
+    assert plain.shape == (200, 40 * 3 + 20, 3)
+    # text makes the labelled frame far busier than the bars alone: many distinct grey levels (anti-aliased glyphs)
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 50
+
+
+def test_summary_states_training_budget_and_constraints():
+    from agents.policy import TrainedPolicy
+
+    pol = TrainedPolicy.load(ROOT / "rl-trained-agents/ppo/GreenLLM-hybrid-v1_1")
+    assert "warm start cloning oracle_price on 400 scenarios" in pol.training["budget"]
+    assert "hourly LP" in pol.training["constraints"] and "guard" in pol.training["constraints"]
+    raw = TrainedPolicy.load(ROOT / "rl-trained-agents/ppo/GreenLLM-v1_1")
+    assert raw.training["budget"].startswith("100,608 env steps of PPO")
+
+
+def test_optimize_is_handed_to_rl_zoo():
+    import train
+
+    cmd = train.zoo_command({"algo": "ppo", "env": "GreenLLM-v1", "n_trials": 3, "storage": "sqlite:///s.db",
+                             "study_name": "s", "n_timesteps": 256, "hyperparams": ["n_envs:1"], "vec": "native",
+                             "no_optim_plots": True})
+    assert cmd[1:3] == ["-m", "rl_zoo3.train"] and "-optimize" in cmd and "--no-optim-plots" in cmd
+    assert cmd[cmd.index("--conf-file") + 1] == str(HYPERPARAMS_DIR / "ppo.yml")
+    assert cmd[cmd.index("--gym-packages") + 1] == "green_llm_env" and "--vec-env" not in cmd  # Zoo has no native
+    for flag, value in (("--n-trials", "3"), ("--storage", "sqlite:///s.db"), ("--study-name", "s"), ("-n", "256"),
+                        ("-params", "n_envs:1")):
+        assert cmd[cmd.index(flag) + 1] == value
