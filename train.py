@@ -58,7 +58,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 DEFAULT_ENV = "GreenLLM-v1"
 DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
@@ -291,6 +290,8 @@ def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int)
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+    import yaml
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         yaml.safe_dump(_plain(data), fh, sort_keys=False)
@@ -352,9 +353,17 @@ def make_extra_callbacks(entries: list[tuple[str, dict[str, Any]]]) -> list[Any]
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
-    from green_llm_env.cli import run_cli
+    from green_llm_env.cli import extra_hint, run_cli
 
-    return run_cli("train.py", _main, argv)
+    try:
+        return run_cli("train.py", _main, argv)
+    except ImportError as exc:  # the core install: SB3, torch and yaml come with the train extra
+        if getattr(exc, "name", None) in (None, "") or exc.name.split(".")[0] not in ("torch", "stable_baselines3",
+                                                                                      "sb3_contrib", "yaml", "tqdm",
+                                                                                      "rich", "rl_zoo3"):
+            raise
+        print(f"train.py: error: {extra_hint(exc, 'training')}", file=sys.stderr)
+        return 2
 
 
 def _main(argv: list[str] | None = None) -> int:
