@@ -27,9 +27,11 @@ Output folder:
   of steps charged a penalty), oracle_cost_weighted ($), gap_pct (%).
 - ``hourly/seed_<seed>.csv``: per (policy, seed, hour) costs of that seed (the hourly profile plot), one
   small file per seed so that finishing a seed never rewrites the others.
-- ``summary.md``: per policy mean, median and 95% bootstrap CI of the gap; the split oracle -> MPC with
+- ``summary.md``: per policy mean, median and 95% bootstrap CI of the gap; IQM with its CI and performance
+  profiles (rliable style); each trained agent's budget and constraint handling; the split oracle -> MPC with
   perfect forecasts -> MPC with noisy forecasts -> learned agents.
-- ``gaps.png``, ``costs.png``, ``hourly.png``; ``config.json`` and ``policies.json`` (per policy its spec,
+- ``gaps.png``, ``costs.png``, ``profiles.png`` (performance profiles), ``hourly.png`` (small multiples: a
+  row per policy over the first policy in grey); ``config.json`` and ``policies.json`` (per policy its spec,
   kind, env kwargs and, for a trained agent, the sha256 ``fingerprint`` of its model zip and normalisation
   statistics).
 
@@ -54,7 +56,7 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -422,13 +424,21 @@ def check_fingerprints(out: Path, runner: "Runner") -> dict[str, str | None]:
 
 
 # ----------------------------------------------------------------------------------------- summary
-def bootstrap_ci(x: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean (seeded, so summaries are reproducible)."""
+def bootstrap_ci(x: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: int = 0,
+                 statistic: str = "mean") -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean (``statistic="iqm"``: of the interquartile mean, as rliable
+    reports it); seeded, so summaries are reproducible."""
     x = np.asarray(x, dtype=float)
+    point = iqm(x) if statistic == "iqm" and x.size else (float(x.mean()) if x.size else math.nan)
     if x.size < 2:
-        return (float(x.mean()), float(x.mean())) if x.size else (math.nan, math.nan)
+        return (point, point) if x.size else (math.nan, math.nan)
     rng = np.random.default_rng(seed)
-    means = x[rng.integers(0, x.size, (n_boot, x.size))].mean(axis=1)
+    samples = x[rng.integers(0, x.size, (n_boot, x.size))]
+    if statistic == "iqm":
+        cut = int(0.25 * x.size)
+        means = np.sort(samples, axis=1)[:, cut:x.size - cut].mean(axis=1)
+    else:
+        means = samples.mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
@@ -458,6 +468,41 @@ def _table(rows: list[dict[str, str]]) -> dict[str, dict[str, np.ndarray]]:
 
 def _order(policies: list[str], known: list[str]) -> list[str]:
     return [p for p in known if p in policies] + sorted(p for p in policies if p not in known)
+
+
+PROFILE_TAUS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0)
+"""Gap thresholds (%) of the performance profile: the fraction of seeds a policy solves within τ of the oracle."""
+
+
+def performance_profile(gaps: np.ndarray, taus: Sequence[float] = PROFILE_TAUS) -> np.ndarray:
+    """Fraction of seeds whose gap is at most each τ (%), rliable's performance profile on the gap."""
+    g = np.asarray(gaps, np.float64).reshape(-1)
+    return np.array([float(np.mean(g <= tau)) if g.size else math.nan for tau in taus])
+
+
+def _aggregate_lines(order: list[str], tab: dict[str, dict[str, np.ndarray]]) -> list[str]:
+    """summary.md's rliable-style aggregates: IQM with its bootstrap CI and the performance profile."""
+    head = " | ".join(f"gap ≤ {tau:g}%" for tau in PROFILE_TAUS)
+    lines = ["", "## Aggregates (rliable style)", "",
+             "IQM: interquartile mean of the gap over seeds, with its 95% percentile-bootstrap CI (4000 resamples, "
+             "seed 0); performance profile: the fraction of seeds within τ of the oracle (`profiles.png`).", "",
+             f"| policy | IQM gap % | 95% CI of IQM % | {head} |",
+             "|---|---:|---|" + "---:|" * len(PROFILE_TAUS)]
+    for p in order:
+        g = tab[p]["gap_pct"]
+        lo, hi = bootstrap_ci(g, statistic="iqm")
+        prof = " | ".join(f"{v:.2f}" for v in performance_profile(g))
+        lines.append(f"| {p} | {_f(iqm(g))} | [{_f(lo)}, {_f(hi)}] | {prof} |")
+    return lines
+
+
+def _training_lines(order: list[str], meta: dict[str, dict[str, Any]]) -> list[str]:
+    """summary.md's table of each trained agent's budget and constraint handling (`agents.policy.training_note`)."""
+    notes = [(p, meta[p]["training"]) for p in order if isinstance(meta.get(p, {}).get("training"), dict)]
+    if not notes:
+        return []
+    return ["", "## Trained agents", "", "| policy | training budget | constraint handling |", "|---|---|---|",
+            *(f"| {p} | {n.get('budget', '')} | {n.get('constraints', '')} |" for p, n in notes)]
 
 
 def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict[str, dict[str, Any]]) -> str:
@@ -517,8 +562,10 @@ def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict
     if others:
         lines += ["", "Other baselines (LP and rule-based): " + ", ".join(
             f"{p} {_f(stats[p]['mean'], 2)}%" for p in others) + "."]
+    lines += _aggregate_lines(order, tab)
+    lines += _training_lines(order, meta)
     lines += ["", "Plots: `gaps.png` (gap per policy), `costs.png` (mean cost components), "
-              "`hourly.png` (hourly profiles of one seed)."]
+              "`profiles.png` (performance profiles), `hourly.png` (hourly profiles of one seed, one row a policy)."]
     text = "\n".join(lines) + "\n"
     tmp = out / "summary.md.tmp"
     tmp.write_text(text)
@@ -526,8 +573,24 @@ def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict
     return text
 
 
+class _NoBar:
+    """tqdm's interface, doing nothing (tqdm comes with the ``train`` extra)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix_str(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def write_plots(out: Path, cfg: Config, rows: list[dict[str, str]], hourly: list[dict[str, str]]) -> None:
-    """gaps.png, costs.png and hourly.png (matplotlib, Agg backend)."""
+    """gaps.png, costs.png, profiles.png and hourly.png (matplotlib, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -576,6 +639,21 @@ def write_plots(out: Path, cfg: Config, rows: list[dict[str, str]], hourly: list
     fig.tight_layout()
     fig.savefig(out / "costs.png", dpi=110)
     plt.close(fig)
+    # Performance profiles (rliable): fraction of seeds within tau of the oracle.
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    taus = np.logspace(-2, 3, 200)
+    for p in order:
+        ax.step(taus, performance_profile(tab[p]["gap_pct"], taus), where="post", label=p)
+    ax.set_xscale("log")
+    ax.set_xlabel("gap threshold τ (%)")
+    ax.set_ylabel("fraction of seeds with gap ≤ τ")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Performance profiles")
+    fig.tight_layout()
+    fig.savefig(out / "profiles.png", dpi=110)
+    plt.close(fig)
     # Hourly profiles of one seed: the smallest seed of this run that has hourly rows.
     seeds_here = [s for s in cfg.seeds if any(int(h["seed"]) == s for h in hourly)]
     if not seeds_here:
@@ -583,24 +661,49 @@ def write_plots(out: Path, cfg: Config, rows: list[dict[str, str]], hourly: list
     seed = seeds_here[0]
     finished = {(r["policy"], int(r["seed"])) for r in rows}
     hourly = [h for h in hourly if (h["policy"], int(h["seed"])) in finished]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    panels = (("cost_weighted", "weighted cost ($)"), ("grid_kwh", "grid energy (kWh)"),
-              ("water_l", "water (L)"), ("emissions_kg", "emissions (kg CO2)"))
+    _hourly_small_multiples(plt, order, [h for h in hourly if int(h["seed"]) == seed], seed, out / "hourly.png")
+
+
+HOURLY_PANELS = (("cost_weighted", "weighted cost + penalty ($)"), ("grid_kwh", "grid energy (kWh)"),
+                 ("water_l", "water (L)"), ("emissions_kg", "emissions (kg CO2)"))
+"""hourly.png's columns: an hourly column of ``hourly/seed_<seed>.csv`` and its axis label."""
+
+
+def _hourly_small_multiples(plt: Any, order: list[str], hourly: list[dict[str, str]], seed: int, path: Path) -> None:
+    """hourly.png as small multiples: a row per policy, a column per `HOURLY_PANELS` quantity, each policy's
+    line over the first policy's (the oracle when it ran) in grey, y axes shared per column."""
+    series: dict[str, dict[str, np.ndarray]] = {}
     for p in order:
-        hr = sorted((h for h in hourly if h["policy"] == p and int(h["seed"]) == seed), key=lambda h: int(h["hour"]))
-        if not hr:
-            continue
-        hours = [int(h["hour"]) for h in hr]
-        for ax, (col, label) in zip(axes.flat, panels):
-            vals = [float(h[col]) + (float(h["penalty"]) if col == "cost_weighted" else 0.0) for h in hr]
-            ax.plot(hours, vals, marker=".", label=p)
-            ax.set_ylabel(label + (" + penalty" if col == "cost_weighted" else ""))
-    for ax in axes[1]:
-        ax.set_xlabel("hour (slot)")
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Hourly profiles, seed {seed}")
+        hr = sorted((h for h in hourly if h["policy"] == p), key=lambda h: int(h["hour"]))
+        if hr:
+            series[p] = {"hour": np.array([int(h["hour"]) for h in hr]),
+                         **{c: np.array([float(h[c]) + (float(h["penalty"]) if c == "cost_weighted" else 0.0)
+                                         for h in hr]) for c, _ in HOURLY_PANELS}}
+    if not series:
+        return
+    names = list(series)
+    ref = names[0]
+    fig, axes = plt.subplots(len(names), len(HOURLY_PANELS), figsize=(12, 1.5 * len(names) + 1.2),
+                             sharex=True, sharey="col", squeeze=False)
+    for row, p in enumerate(names):
+        for col, (key, label) in enumerate(HOURLY_PANELS):
+            ax = axes[row, col]
+            if p != ref:
+                ax.plot(series[ref]["hour"], series[ref][key], color="0.7", lw=1.2, label=ref)
+            ax.plot(series[p]["hour"], series[p][key], color="tab:blue", lw=1.2, marker=".", ms=3, label=p)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(label, fontsize=9)
+            if col == 0:
+                ax.set_ylabel(p, fontsize=9)
+            ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel("hour (slot)", fontsize=8)
+    if len(names) > 1:
+        axes[1, 0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"Hourly profiles, seed {seed} (grey: {ref})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(out / "hourly.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
@@ -659,7 +762,8 @@ def run(cfg: Config) -> int:
     for spec, pol in runner.policies.items():
         kind = getattr(pol, "kind", None) or ("learned" if "=" in spec.split(":")[0] else "other")
         meta[spec_label(spec)] = {"spec": spec, "kind": kind, "env": runner.env_id(spec),
-                                  "env_kwargs": runner.env_kwargs(spec), "fingerprint": marks[spec]}
+                                  "env_kwargs": runner.env_kwargs(spec), "fingerprint": marks[spec],
+                                  "training": getattr(pol, "training", None)}
     write_json_atomic(meta_path, meta)
 
     rows = read_csv(out / "results.csv", COLUMNS)
@@ -693,8 +797,10 @@ def run(cfg: Config) -> int:
         rows.sort(key=sort_key)
         write_csv_atomic(out / "results.csv", COLUMNS, rows)
 
-    from tqdm import tqdm
-
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the core install: no progress bar
+        tqdm = _NoBar
     bar = tqdm(total=len(todo), desc="seeds", unit="seed", disable=not cfg.progress, file=sys.stderr)
     t0 = time.perf_counter()
     if cfg.backend == "ray":  # one Runner per Ray actor; rows sorted by collect, so the files match local runs
@@ -728,7 +834,12 @@ def run(cfg: Config) -> int:
         if cfg.plots:
             first = next((s for s in cfg.seeds if hourly_file(out, s).is_file()), None)
             hourly = [] if first is None else read_csv(hourly_file(out, first), HOURLY_COLUMNS)
-            write_plots(out, cfg, rows_now, hourly)
+            try:
+                write_plots(out, cfg, rows_now, hourly)
+            except ImportError as exc:  # the core install has no matplotlib
+                from green_llm_env.cli import extra_hint
+
+                print(extra_hint(exc, "plots"), file=sys.stderr)
     print(f"{len(rows_now)} rows in {out / 'results.csv'} ({time.perf_counter() - t0:.1f} s); "
           f"summary in {out / 'summary.md'}", file=sys.stderr)
     if errors:

@@ -23,7 +23,14 @@ advice: small MLPs are faster there than on a GPU) and SAC, TD3, DDPG, TQC on CU
 Environments (``--vec``): ``native`` (default) steps all ``n_envs`` scenarios as one numpy batch
 (``green_llm_env.vector``); ``dummy`` and ``subproc`` are SB3's per-env wrappers around ``gym.make``.
 
-Agent-side settings (YAML keys, see ``agents.policy``): ``obs_features: dc`` appends per-DC water
+RL Zoo: the YAML files are in Zoo's format (``env_wrapper:``, ``callback:``, dotted ``policy:``; see
+``agents.hyperparams``) and Zoo's flags are accepted with Zoo's meaning (``-tb``, ``--vec-env``, ``-P``,
+``--eval-episodes``, ``--n-eval-envs``, ``-i``, ``--gym-packages``, ``--log-interval``, ``-uuid``, ``--seed -1``,
+``-n -1``); ``-optimize`` (with ``--n-trials``, ``--storage``, ``--study-name``, ...) runs ``rl_zoo3.train``'s
+Optuna search on the same YAML. Runs of this script are read by ``rl_zoo3.enjoy`` and ``rl_zoo3.plots``.
+
+Agent-side settings (YAML keys, see ``agents.policy``; in the YAML files as Zoo ``env_wrapper`` /
+``callback`` entries): ``obs_features: dc`` appends per-DC water
 intensity, PUE and capacity headroom (which GreenLLM-v0's observation leaves out) to the observation;
 ``pretrain: oracle_price`` (GreenLLM-hybrid-v1) clones the oracle's water price on training scenarios before RL,
 ``pretrain: oracle_plan`` (GreenLLM-v1, with ``policy: EquivariantPolicy``, `agents.equivariant`) the oracle's
@@ -52,7 +59,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 DEFAULT_ENV = "GreenLLM-v1"
 DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
@@ -84,12 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default=None, help=f"env id (default {DEFAULT_ENV}; 'green_llm_env:' is implied)")
     p.add_argument("-n", "--n-timesteps", type=int, default=None,
                    help="total env steps (default: n_timesteps in the YAML); with --resume the new total")
-    p.add_argument("--seed", type=int_at_least(0), default=None,
-                   help="random seed >= 0 (default: drawn at random and recorded)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed >= 0 (default, or -1 as in RL Zoo: drawn at random and recorded)")
     p.add_argument("-f", "--log-folder", default=None, help="log folder (default logs)")
     p.add_argument("--n-envs", type=int_at_least(1), default=None,
-                   help="parallel envs (default: n_envs in the YAML, else 8)")
-    p.add_argument("--vec", choices=("native", "dummy", "subproc"), default=None,
+                   help="parallel envs (default: n_envs in the YAML, else 1 as in RL Zoo)")
+    p.add_argument("--vec", "--vec-env", dest="vec", choices=("native", "dummy", "subproc"), default=None,
                    help="native: one batched numpy env (default; dummy when the YAML sets residual);\n"
                         "dummy/subproc: SB3 wrappers of gym.make")
     p.add_argument("--device", default="auto", help="auto (CPU for MLP PPO/A2C, else CUDA if present), cpu, cuda")
@@ -101,15 +107,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="env steps between oracle-gap evaluations (default 10000; <= 0 disables)")
     p.add_argument("--eval-seeds", type=int_at_least(0), nargs="+", default=None,
                    help=f"validation scenario seeds (default {' '.join(map(str, DEFAULT_EVAL_SEEDS))})")
+    p.add_argument("--eval-episodes", type=int_at_least(1), default=None,
+                   help=f"RL Zoo's flag: evaluate on this many validation seeds from {DEFAULT_EVAL_SEEDS[0]} on "
+                        f"(default {len(DEFAULT_EVAL_SEEDS)}; --eval-seeds names them)")
+    p.add_argument("--n-eval-envs", type=int_at_least(1), default=None,
+                   help="RL Zoo's flag, accepted: the oracle-gap evaluation plays its seeds in one env")
     p.add_argument("--save-freq", type=int, default=None, help="env steps between checkpoints (default 50000; "
                    "<= 0 disables)")
     p.add_argument("--save-replay-buffer", action="store_true", default=None,
                    help="also save the replay buffer (off-policy algorithms) for an exact --resume")
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR")
-    p.add_argument("--tensorboard-log", default=None, help="tensorboard folder (default: the run folder; '' = off)")
+    p.add_argument("-tb", "--tensorboard-log", default=None,
+                   help="tensorboard folder (default: the run folder; '' = off)")
     p.add_argument("--no-progress-bar", action="store_true", default=None, help="hide the progress bar")
-    p.add_argument("--num-threads", type=int_at_least(1), default=None,
-                   help="torch CPU threads (default 1 on the CPU: fastest for SB3's small MLPs)")
+    p.add_argument("-P", "--progress", action="store_true", default=None,
+                   help="RL Zoo's flag: show the progress bar (shown unless --no-progress-bar)")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="torch CPU threads (default, or -1: 1 on the CPU, fastest for SB3's small MLPs)")
+    p.add_argument("--log-interval", type=int, default=None,
+                   help="SB3 log-table interval in updates (default -1: SB3's default)")
+    p.add_argument("-i", "--trained-agent", default=None,
+                   help="start from this model zip (its folder's VecNormalize statistics too), in a new run")
+    p.add_argument("--gym-packages", nargs="+", default=None,
+                   help="modules to import first (registering env ids or policies), as in RL Zoo")
+    p.add_argument("-uuid", "--uuid", action="store_true", default=None,
+                   help="append a UUID to the run folder's name, as in RL Zoo")
+    zoo = p.add_argument_group("hyperparameter search (delegated to RL Zoo's ExperimentManager and Optuna)")
+    zoo.add_argument("-optimize", "--optimize-hyperparameters", action="store_true", default=None,
+                     help="run rl_zoo3.train's Optuna search on this env and YAML")
+    for flag, kind, text in (("--n-trials", int, "trials"), ("--max-total-trials", int, "trials over all runs"),
+                             ("--n-jobs", int, "parallel trials"), ("--sampler", str, "tpe, random or skopt"),
+                             ("--pruner", str, "halving, median or none"),
+                             ("--n-startup-trials", int, "random trials first"),
+                             ("--n-evaluations", int, "evaluations per trial"),
+                             ("--storage", str, "Optuna storage URL"), ("--study-name", str, "Optuna study name")):
+        zoo.add_argument(flag, type=kind, default=None, help=f"with -optimize: {text}")
+    zoo.add_argument("--no-optim-plots", action="store_true", default=None, help="with -optimize: no plots")
     p.add_argument("-v", "--verbose", type=int, default=None,
                    help="0: no SB3 log tables (one line per evaluation remains), 1: tables (default 1)")
     return p
@@ -159,7 +192,8 @@ def _plain(value: Any) -> Any:
 
 def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any], seed: int,
                  monitor_file: str | None, features: str | None = None, residual: str | None = None,
-                 residual_scale: float = 0.5, shield: str | None = None, action_groups: str | None = None) -> Any:
+                 residual_scale: float = 0.5, shield: str | None = None, action_groups: str | None = None,
+                 extra_wrappers: list[tuple[str, dict[str, Any]]] | None = None) -> Any:
     """The training VecEnv (SB3 API) with a ``VecMonitor`` on top (episode reward/length for the logs);
     ``features`` appends agent-side observation features (``agents.policy.OBS_FEATURES``)."""
     import gymnasium as gym
@@ -200,10 +234,14 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
                     from agents.policy import FeatureObservation
 
                     env = FeatureObservation(env, features)
-                if action_groups is not None:  # outermost: the agent's own action
+                if action_groups is not None:  # outermost of the agent wrappers: the agent's own action
                     from agents.policy import GroupedAction
 
                     env = GroupedAction(env, action_groups)
+                for name, kwargs in extra_wrappers or []:  # other env_wrapper classes of the YAML, as RL Zoo
+                    from agents.hyperparams import import_dotted
+
+                    env = import_dotted(name)(env, **kwargs)
                 env.action_space.seed(seed + rank)
                 return env
             return _init
@@ -253,28 +291,108 @@ def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int)
 
 
 def _write_yaml(path: Path, data: dict[str, Any]) -> None:
+    import yaml
+
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as fh:
         yaml.safe_dump(_plain(data), fh, sort_keys=False)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    from agents.registry import read_run_yaml
+
     if not path.is_file():
         raise SystemExit(f"--resume: {path} is missing; is this a run folder written by train.py?")
-    with open(path) as fh:
-        return yaml.safe_load(fh) or {}
+    return read_run_yaml(path)
+
+
+_ZOO_PASS = (("n_timesteps", "-n"), ("seed", "--seed"), ("log_folder", "-f"), ("n_envs", None),
+             ("eval_freq", "--eval-freq"), ("eval_episodes", "--eval-episodes"), ("n_eval_envs", "--n-eval-envs"),
+             ("n_trials", "--n-trials"), ("max_total_trials", "--max-total-trials"), ("n_jobs", "--n-jobs"),
+             ("sampler", "--sampler"), ("pruner", "--pruner"), ("n_startup_trials", "--n-startup-trials"),
+             ("n_evaluations", "--n-evaluations"), ("storage", "--storage"), ("study_name", "--study-name"),
+             ("tensorboard_log", "-tb"), ("num_threads", "--num-threads"), ("verbose", "--verbose"),
+             ("device", "--device"), ("log_interval", "--log-interval"))
+"""train.py arguments passed on to ``rl_zoo3.train`` under -optimize (n_envs: Zoo takes it from the YAML)."""
+
+
+def zoo_command(cli: dict[str, Any]) -> list[str]:
+    """The ``python -m rl_zoo3.train`` command line that runs ``-optimize`` for these train.py arguments:
+    RL Zoo's ExperimentManager does the Optuna search on the same YAML (hyperparams/<algo>.yml by default)."""
+    from agents.hyperparams import HYPERPARAMS_DIR
+
+    env = cli.get("env") or DEFAULT_ENV
+    conf = cli.get("conf_file") or str(HYPERPARAMS_DIR / f"{cli['algo']}.yml")
+    cmd = [sys.executable, "-m", "rl_zoo3.train", "--algo", cli["algo"], "--env", env.split(":", 1)[-1],
+           "--conf-file", conf, "--gym-packages", "green_llm_env", *(cli.get("gym_packages") or []), "-optimize"]
+    for key, flag in _ZOO_PASS:
+        if flag is not None and cli.get(key) is not None:
+            cmd += [flag, str(cli[key])]
+    if cli.get("vec") in ("dummy", "subproc"):
+        cmd += ["--vec-env", cli["vec"]]
+    for key, flag in (("env_kwargs", "--env-kwargs"), ("hyperparams", "-params")):
+        if cli.get(key):
+            cmd += [flag, *cli[key]]
+    for key, flag in (("no_optim_plots", "--no-optim-plots"), ("uuid", "-uuid"), ("progress", "-P")):
+        if cli.get(key):
+            cmd.append(flag)
+    return cmd
+
+
+def make_extra_callbacks(entries: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """The YAML's ``callback:`` classes other than the warm start, built as RL Zoo builds them."""
+    from agents.hyperparams import import_dotted
+
+    out = []
+    for name, kwargs in entries:
+        try:
+            out.append(import_dotted(name)(**kwargs))
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"callback {name!r} with {kwargs!r}: {exc}") from None
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
-    from green_llm_env.cli import run_cli
+    from green_llm_env.cli import extra_hint, run_cli
 
-    return run_cli("train.py", _main, argv)
+    try:
+        return run_cli("train.py", _main, argv)
+    except ImportError as exc:  # the core install: SB3, torch and yaml come with the train extra
+        if getattr(exc, "name", None) in (None, "") or exc.name.split(".")[0] not in ("torch", "stable_baselines3",
+                                                                                      "sb3_contrib", "yaml", "tqdm",
+                                                                                      "rich", "rl_zoo3"):
+            raise
+        print(f"train.py: error: {extra_hint(exc, 'training')}", file=sys.stderr)
+        return 2
 
 
 def _main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     cli = vars(parser.parse_args(argv))
+    for module in cli["gym_packages"] or []:  # RL Zoo's --gym-packages: register ids / policies first
+        try:
+            __import__(module)
+        except ImportError as exc:
+            parser.error(f"--gym-packages {module!r}: {exc}")
+    if cli["seed"] is not None and cli["seed"] < -1:
+        parser.error(f"--seed {cli['seed']}: expected an integer >= 0, or -1 for a random seed")
+    if cli["num_threads"] is not None and cli["num_threads"] < 1 and cli["num_threads"] != -1:
+        parser.error(f"--num-threads {cli['num_threads']}: expected an integer >= 1, or -1 for the default")
+    if cli["n_timesteps"] == -1:  # RL Zoo's default: the YAML's budget
+        cli["n_timesteps"] = None
+    if cli["num_threads"] == -1:
+        cli["num_threads"] = None
+    if cli["optimize_hyperparameters"]:
+        if not cli["algo"]:
+            parser.error("-optimize needs --algo")
+        import subprocess
+
+        return subprocess.call(zoo_command(cli))
+    if cli["eval_episodes"] is not None and cli["eval_seeds"] is None:
+        cli["eval_seeds"] = list(range(DEFAULT_EVAL_SEEDS[0], DEFAULT_EVAL_SEEDS[0] + cli["eval_episodes"]))
+    if cli["progress"]:
+        cli["no_progress_bar"] = False
     given = {k: v for k, v in cli.items() if v is not None and not (k == "device" and v == "auto")}
 
     from agents.registry import DEFAULT_POLICY, RunLayout, canonical_name, is_off_policy, resolve_device
@@ -312,7 +430,7 @@ def _main(argv: list[str] | None = None) -> int:
     env_id = resolve_env_id(args["env"])
     key = env_id.split(":", 1)[-1]
 
-    from agents.hyperparams import load_hyperparams, make_action_noise, split_hyperparams
+    from agents.hyperparams import import_dotted, load_hyperparams, make_action_noise, split_hyperparams
 
     try:
         if not resume:
@@ -321,7 +439,13 @@ def _main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
     policy_name = settings["policy"] or DEFAULT_POLICY[algo]
-    n_envs = int(args.get("n_envs") or settings["n_envs"] or 8)
+    policy: Any = policy_name
+    if "." in policy_name:  # RL Zoo's custom policy: a dotted class name
+        try:
+            policy = import_dotted(policy_name)
+        except ValueError as exc:
+            parser.error(f"policy: {exc}")
+    n_envs = int(args.get("n_envs") or settings["n_envs"] or 1)
     total = args["n_timesteps"] if args.get("n_timesteps") is not None else settings["n_timesteps"]
     if not total or total <= 0:
         parser.error(f"-n/--n-timesteps={total!r}: give a positive budget or set n_timesteps in the YAML")
@@ -330,10 +454,15 @@ def _main(argv: list[str] | None = None) -> int:
     except (RuntimeError, ValueError) as exc:
         raise SystemExit(f"--device: {exc}") from None
     seed = int(args["seed"])
+    if not args.get("vec") and settings["extra_wrappers"]:
+        args["vec"] = "dummy"
     if not args.get("vec"):  # native batched env where the env has one, unless a per-env wrapper is configured
         args["vec"] = "dummy" if settings["residual"] or not has_native_vector(env_id) else "native"
     if settings["residual"] and args["vec"] == "native":
         parser.error(f"residual={settings['residual']!r} needs per-env wrappers: use --vec dummy or subproc")
+    if settings["extra_wrappers"] and args["vec"] == "native":
+        parser.error(f"env_wrapper {[n for n, _ in settings['extra_wrappers']]}: per-env wrappers need --vec dummy "
+                     "or subproc")
     args.update(n_envs=n_envs, n_timesteps=int(total), env=key)
 
     import torch
@@ -359,19 +488,27 @@ def _main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as exc:
         parser.error(f"--env-kwargs {env_kwargs!r}: {exc}")
     if not resume:
-        layout = RunLayout.new(args["log_folder"], algo, key)
+        layout = RunLayout.new(args["log_folder"], algo, key, uuid=bool(args.get("uuid")))
     layout.params_dir.mkdir(parents=True, exist_ok=True)
     n_monitor = len(list(layout.run_dir.glob("train*.monitor.csv")))
     monitor = str(layout.run_dir / ("train" if n_monitor == 0 else f"train_resume{n_monitor}"))
     env = make_vec_env(env_id, n_envs, args["vec"], env_kwargs, seed, monitor, settings["obs_features"],
                        settings["residual"], settings["residual_scale"], settings["shield"],
-                       settings["action_groups"])
+                       settings["action_groups"], settings["extra_wrappers"])
     model_path = vecnorm_path = buffer_path = None
     if resume:
         model_path, vecnorm_path, buffer_path = layout.latest_state(on_damaged=lambda path, why: print(
             f"[train] {Path(path).name} is damaged ({why}); falling back to the previous checkpoint", flush=True))
+    elif args.get("trained_agent"):  # RL Zoo's -i: start from a model, with its statistics, in a new run
+        from agents.policy import resolve_model_files
+
+        try:
+            _, model_path, vecnorm_path = resolve_model_files(args["trained_agent"])
+        except (FileNotFoundError, ValueError) as exc:
+            parser.error(f"-i/--trained-agent {args['trained_agent']!r}: {exc}")
+        buffer_path = Path(model_path).with_name("replay_buffer.pkl")
     if settings["normalize"] is not None:
-        if resume and Path(vecnorm_path).is_file():
+        if model_path is not None and vecnorm_path is not None and Path(vecnorm_path).is_file():
             env = VecNormalize.load(str(vecnorm_path), env)
             env.training = True
         else:
@@ -385,7 +522,7 @@ def _main(argv: list[str] | None = None) -> int:
     noise = make_action_noise(settings["noise_type"], settings["noise_std"], int(np.prod(env.action_space.shape)))
     verbose = int(args.get("verbose", 1))
     algo_cls = ALGOS[algo]
-    if resume:
+    if model_path is not None:
         model = algo_cls.load(str(model_path), env=env, device=device, tensorboard_log=tb, verbose=verbose)
         if noise is not None:
             model.action_noise = noise
@@ -395,12 +532,14 @@ def _main(argv: list[str] | None = None) -> int:
             else:
                 print("[train] no saved replay buffer (train with --save-replay-buffer for one); it restarts empty",
                       flush=True)
-        print(f"[train] resuming {layout.run_dir} from {Path(model_path).name} at step {model.num_timesteps}",
-              flush=True)
+        print(f"[train] {'resuming' if resume else 'starting'} {layout.run_dir} from "
+              f"{Path(model_path).name if resume else model_path} at step {model.num_timesteps}", flush=True)
+        if not resume:  # -i: a new run, its own budget
+            model.num_timesteps = 0
     else:
         if noise is not None:
             algo_kwargs["action_noise"] = noise
-        if policy_name == "EquivariantPolicy":  # its network reads the observation by the env's layout
+        if policy_name.rsplit(".", 1)[-1] == "EquivariantPolicy":  # its network reads the obs by the env's layout
             from agents.equivariant import layout_of
 
             probe = gym.make(env_id, **env_kwargs)
@@ -412,7 +551,7 @@ def _main(argv: list[str] | None = None) -> int:
                 probe.close()
             algo_kwargs["policy_kwargs"] = {**dict(algo_kwargs.get("policy_kwargs") or {}), "layout": layout_sizes}
         try:
-            model = algo_cls(policy_name, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
+            model = algo_cls(policy, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,
                              **algo_kwargs)
         except (TypeError, ValueError, AssertionError) as exc:  # SB3 asserts some ranges (batch_size > 1)
             raise SystemExit(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
@@ -443,10 +582,13 @@ def _main(argv: list[str] | None = None) -> int:
                                         residual_scale=settings["residual_scale"], shield=settings["shield"],
                                         action_groups=settings["action_groups"])
         callbacks.append(eval_cb)
+    callbacks += make_extra_callbacks(settings["extra_callbacks"])
     if int(args["save_freq"]) > 0:
         callbacks.append(make_checkpoint_callback(layout, int(args["save_freq"]), n_envs,
                                                   bool(args["save_replay_buffer"]) and is_off_policy(algo)))
 
+    log_interval = args.get("log_interval")  # RL Zoo's -1 (or none): SB3's default for the algorithm
+    log_interval = (4 if is_off_policy(algo) else 1) if log_interval is None or log_interval <= 0 else log_interval
     start_steps, start = int(model.num_timesteps), time.perf_counter()
     code = 0
     with guard:
@@ -454,6 +596,7 @@ def _main(argv: list[str] | None = None) -> int:
             if remaining > 0:
                 model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
                             progress_bar=not args["no_progress_bar"], tb_log_name="tb",
+                            log_interval=log_interval,
                             reset_num_timesteps=not resume)
             elapsed = time.perf_counter() - start
             if eval_cb is not None and guard.signum is None:

@@ -41,16 +41,20 @@ def evaluate_oracle_gap(policy: Any, env: Any, seeds: Sequence[int],
     from baselines import solve
 
     cache = {} if oracle_cache is None else oracle_cache
-    out = {key: np.zeros(len(seeds)) for key in ("cost_usd", "penalty_usd", "oracle_usd", "gap_pct", "feasible")}
+    out = {key: np.zeros(len(seeds)) for key in ("cost_usd", "penalty_usd", "oracle_usd", "gap_pct", "feasible",
+                                                 "episode_return", "episode_length")}
     base = env.unwrapped
     for n, seed in enumerate(seeds):
         obs, _ = env.reset(seed=int(seed), options={"scenario_seed": int(seed)})
         policy.reset(base)
-        cost = penalty = 0.0
+        cost = penalty = ret = 0.0
+        length = 0
         while True:
-            obs, _, terminated, truncated, info = env.step(policy.act(obs, base))
+            obs, reward, terminated, truncated, info = env.step(policy.act(obs, base))
             cost += float(info["cost_weighted"]) + float(info["penalty"])
             penalty += float(info["penalty"])
+            ret += float(reward)
+            length += 1
             if terminated or truncated:
                 break
         if int(seed) not in cache:
@@ -59,6 +63,7 @@ def evaluate_oracle_gap(policy: Any, env: Any, seeds: Sequence[int],
         out["cost_usd"][n], out["penalty_usd"][n], out["oracle_usd"][n] = cost, penalty, oracle
         out["gap_pct"][n] = (cost - oracle) / oracle * 100.0
         out["feasible"][n] = float(penalty <= 1e-9)
+        out["episode_return"][n], out["episode_length"][n] = ret, length
     return out
 
 
@@ -100,7 +105,10 @@ class OracleGapEvalCallback(BaseCallback):
         self.best_gap_pct = np.inf
         self.last_result: dict[str, np.ndarray] | None = None
         self._last_eval_step = 0
-        self._history: dict[str, list] = {"timesteps": [], "gap_pct": [], "cost_usd": [], "penalty_usd": []}
+        # SB3's EvalCallback keys (timesteps, results = episode returns, ep_lengths: what RL Zoo's plots read)
+        # beside the oracle gap's
+        self._history: dict[str, list] = {"timesteps": [], "results": [], "ep_lengths": [], "gap_pct": [],
+                                          "cost_usd": [], "penalty_usd": []}
 
     def _init_callback(self) -> None:
         self.env = self.make_env()
@@ -152,6 +160,8 @@ class OracleGapEvalCallback(BaseCallback):
         self._history["timesteps"].append(self.num_timesteps)
         for key in ("gap_pct", "cost_usd", "penalty_usd"):
             self._history[key].append(result[key])
+        self._history["results"].append(result["episode_return"])
+        self._history["ep_lengths"].append(result["episode_length"].astype(int))
         if self.layout is not None:
             np.savez(self.layout.evaluations, **{k: np.asarray(v) for k, v in self._history.items()})
         self.logger.dump(self.num_timesteps)

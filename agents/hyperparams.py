@@ -22,6 +22,23 @@ Keys as in RL Zoo:
   ``pretrain_epochs`` (default 60), ``pretrain_dagger`` (episodes of DAgger rounds, default 0), ``pretrain_lr``
   (Adam's step, default 1e-3): a warm start by behaviour cloning of an expert before RL (``agents.imitation``);
 - ``train_freq`` lists become tuples; every other key goes to the algorithm's constructor unchanged.
+
+RL Zoo reads the same files (``python -m rl_zoo3.train --conf-file hyperparams/ppo.yml --gym-packages
+green_llm_env``), so the agent-side settings are written the Zoo way, which both tools understand:
+
+- ``env_wrapper:`` a list of wrapper classes (innermost first), each a dotted name or ``{name: kwargs}``.
+  ``train.py`` reads the four agent wrappers of ``agents.policy`` as the settings above (`AGENT_WRAPPERS`:
+  ``ShieldAction`` = ``shield``, ``ResidualAction`` = ``residual``, ``FeatureObservation`` =
+  ``obs_features``, ``GroupedAction`` = ``action_groups``), so that its batched env and ``evaluate.py`` apply
+  the same ones; any other wrapper class is applied as Zoo applies it (per-env wrappers: ``--vec dummy``).
+- ``callback:`` a list of callback classes, each a dotted name or ``{name: kwargs}``.
+  ``agents.imitation.ImitationWarmStart`` (kwargs ``expert``, ``episodes``, ``epochs``, ``dagger_episodes``,
+  ``learning_rate``)
+  is the warm start (``pretrain*`` above); others are built and added to training as in Zoo.
+- ``policy:`` a policy alias (``MlpPolicy``) or a dotted class name (``package.module.MyPolicy``), as in Zoo.
+
+The flat keys (``obs_features``, ``shield``, ``pretrain_episodes``, ...) stay accepted (runs written before,
+``--hyperparams pretrain_episodes:40``); a flat key set beside the Zoo form overrides it.
 """
 
 from __future__ import annotations
@@ -36,18 +53,99 @@ from baselines.policy import parse_value
 import numpy as np
 import yaml
 
-__all__ = ["HYPERPARAMS_DIR", "RUN_KEYS", "RunSettings", "env_key", "linear_schedule", "load_hyperparams",
+__all__ = ["AGENT_WRAPPERS", "WARM_START_CALLBACK", "HYPERPARAMS_DIR", "import_dotted", "named_entries", "RUN_KEYS", "RunSettings", "env_key", "linear_schedule", "load_hyperparams",
            "make_action_noise", "parse_normalize", "parse_policy_kwargs", "parse_value", "split_hyperparams"]
 
-HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "hyperparams"
-"""Where ``<algo>.yml`` files live (the repository's ``hyperparams/`` folder)."""
+def _hyperparams_dir() -> Path:
+    """The repository's ``hyperparams/`` in a checkout, else the copy installed as package data."""
+    repo = Path(__file__).resolve().parents[1] / "hyperparams"
+    if repo.is_dir():
+        return repo
+    from green_llm_env.assets import asset_dir
+
+    return asset_dir("hyperparams")
+
+
+HYPERPARAMS_DIR = _hyperparams_dir()
+"""Where ``<algo>.yml`` files live (the repository's ``hyperparams/`` folder, or the installed copy)."""
+
+AGENT_WRAPPERS = {"agents.policy.ShieldAction": ("shield", "shield"),
+                  "agents.policy.ResidualAction": ("residual", "base"),
+                  "agents.policy.FeatureObservation": ("obs_features", "features"),
+                  "agents.policy.GroupedAction": ("action_groups", "groups")}
+"""Zoo ``env_wrapper`` class -> (train.py setting, the wrapper's keyword holding its value)."""
+
+WARM_START_CALLBACK = "agents.imitation.ImitationWarmStart"
+"""The Zoo ``callback`` that is train.py's warm start; its kwargs -> settings in `_WARM_START_KEYS`."""
+_WARM_START_KEYS = {"expert": "pretrain", "episodes": "pretrain_episodes", "epochs": "pretrain_epochs",
+                    "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr"}
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
-            "pretrain_dagger", "pretrain_lr")
+            "pretrain_dagger", "pretrain_lr", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
-_UNSUPPORTED = ("env_wrapper", "vec_env_wrapper", "frame_stack", "callback", "normalize_kwargs")
+_UNSUPPORTED = ("vec_env_wrapper", "frame_stack", "normalize_kwargs")
+
+
+def named_entries(value: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
+    """Zoo's ``env_wrapper`` / ``callback`` value (a name, ``{name: kwargs}`` or a list of them) as
+    [(dotted name, kwargs)]."""
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append((item, {}))
+        elif isinstance(item, dict) and len(item) == 1:
+            name, kwargs = next(iter(item.items()))
+            if kwargs is not None and not isinstance(kwargs, dict):
+                raise ValueError(f"{key}: {name!r} takes a mapping of keyword arguments, got {kwargs!r}")
+            out.append((str(name), dict(kwargs or {})))
+        else:
+            raise ValueError(f"{key}={item!r}: expected a dotted class name or {{name: kwargs}}")
+        if "." not in out[-1][0]:
+            raise ValueError(f"{key}={out[-1][0]!r}: expected a dotted class name such as "
+                             "agents.policy.ShieldAction")
+    return out
+
+
+def import_dotted(name: str) -> Any:
+    """The object ``package.module.Name`` names (RL Zoo's ``get_class_by_name``), with a clear error."""
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{name!r} cannot be imported ({exc})") from None
+
+
+def _zoo_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """The flat settings that ``env_wrapper`` / ``callback`` entries of `AGENT_WRAPPERS` and
+    `WARM_START_CALLBACK` stand for, plus ``extra_wrappers`` / ``extra_callbacks`` for the others."""
+    out: dict[str, Any] = {"extra_wrappers": [], "extra_callbacks": []}
+    for name, kwargs in named_entries(raw.get("env_wrapper"), "env_wrapper"):
+        if name in AGENT_WRAPPERS:
+            setting, arg = AGENT_WRAPPERS[name]
+            out[setting] = kwargs.get(arg, {"shield": "water", "obs_features": "dc", "action_groups": "j"}.get(setting))
+            if setting == "residual":
+                if out[setting] is None:
+                    raise ValueError(f"env_wrapper {name}: needs its 'base' policy spec")
+                out["residual_scale"] = kwargs.get("scale", 0.5)
+        else:
+            out["extra_wrappers"].append((name, kwargs))
+    for name, kwargs in named_entries(raw.get("callback"), "callback"):
+        if name == WARM_START_CALLBACK:
+            unknown = sorted(set(kwargs) - set(_WARM_START_KEYS) - {"verbose"})
+            if unknown:
+                raise ValueError(f"callback {name}: unknown keyword(s) {unknown} (known: {sorted(_WARM_START_KEYS)})")
+            out["pretrain"] = kwargs.get("expert", "oracle_price")
+            out.update({_WARM_START_KEYS[k]: v for k, v in kwargs.items() if k in _WARM_START_KEYS and k != "expert"})
+        else:
+            out["extra_callbacks"].append((name, kwargs))
+    return out
 
 
 def env_key(env_id: str) -> str:
@@ -185,7 +283,11 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
     for key in _UNSUPPORTED:
         if key in kwargs:
             raise ValueError(f"hyperparameter {key!r} is not supported by train.py (value {kwargs[key]!r})")
+    zoo = _zoo_settings(kwargs)
     settings = RunSettings({key: kwargs.pop(key, None) for key in RUN_KEYS})
+    for key, value in zoo.items():  # a flat key written beside the Zoo form overrides it
+        if settings.get(key) is None:
+            settings[key] = value
     if settings["n_timesteps"] is not None:
         try:
             settings["n_timesteps"] = int(float(settings["n_timesteps"]))

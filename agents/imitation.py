@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
-__all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "OraclePriceExpert", "behaviour_clone", "expert_rollouts",
+__all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "OraclePriceExpert", "behaviour_clone", "expert_rollouts",
            "FrozenRunningMeanStd", "freeze_obs_stats", "learner_rollouts", "pretrain"]
 
 DAGGER_ROUND = 100
@@ -242,3 +242,76 @@ def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes
         freeze_obs_stats(vecnorm)
     out["seconds"] = round(time.perf_counter() - start, 1)
     return out
+
+
+def _callback_base():
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    return BaseCallback
+
+
+class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
+    """The warm start (`pretrain`) as an SB3 callback, so that RL Zoo's ``callback:`` key runs it too::
+
+        callback:
+          - agents.imitation.ImitationWarmStart:
+              expert: oracle_price
+              episodes: 400
+              epochs: 60
+              dagger_episodes: 300
+
+    At the start of ``model.learn`` it clones ``expert`` (one of `EXPERTS`) into the model on ``episodes``
+    training scenarios (plus ``dagger_episodes`` of DAgger), on an env made from the training env's spec
+    (``make_env`` overrides that), then re-normalises the model's last observation with the frozen
+    statistics. ``train.py`` reads these kwargs as its ``pretrain*`` settings and runs the same `pretrain`
+    before ``learn`` (keeping its step-0 checkpoint); a callback that has run (``done``) does nothing again.
+    """
+
+    def __init__(self, expert: str = "oracle_price", episodes: int = 300, epochs: int = 60,
+                 dagger_episodes: int = 0, learning_rate: float = 1e-3, seed: int | None = None,
+                 make_env: Callable[[], Any] | None = None, verbose: int = 1):
+        super().__init__(verbose)
+        if expert not in EXPERTS:
+            raise ValueError(f"expert={expert!r} is not one of {sorted(EXPERTS)}")
+        for key, value, low in (("episodes", episodes, 1), ("epochs", epochs, 1), ("dagger_episodes", dagger_episodes, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{key}={value!r}: expected an integer >= {low}")
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not 0 < learning_rate < 1:
+            raise ValueError(f"learning_rate={learning_rate!r}: expected Adam's step in (0, 1)")
+        self.expert, self.episodes, self.epochs, self.dagger_episodes = expert, episodes, epochs, dagger_episodes
+        self.learning_rate = float(learning_rate)
+        self.seed, self.make_env = seed, make_env
+        self.done = False
+        self.summary: dict[str, float] | None = None
+
+    def _env_factory(self) -> Callable[[], Any]:
+        if self.make_env is not None:
+            return self.make_env
+        import gymnasium as gym
+
+        import dataclasses
+
+        spec = self.training_env.get_attr("spec")[0]
+        if spec is None:
+            raise ValueError("ImitationWarmStart: the training env has no spec; pass make_env")
+        plain = dataclasses.replace(spec, additional_wrappers=())  # the registered env, without Monitor & co.
+        return lambda: gym.make(plain)
+
+    def _on_training_start(self) -> None:
+        if self.done:
+            return
+        seed = self.seed if self.seed is not None else int(getattr(self.model, "seed", None) or 0)
+        if self.verbose:
+            print(f"[warm start] behaviour cloning of {self.expert!r} on {self.episodes} training scenarios, "
+                  f"{self.epochs} epochs, {self.dagger_episodes} DAgger episodes", flush=True)
+        self.summary = pretrain(self.model, self._env_factory(), self.expert, self.episodes, self.epochs, seed,
+                                self.dagger_episodes, self.learning_rate)
+        self.done = True
+        vecnorm = self.model.get_vec_normalize_env()
+        if vecnorm is not None and vecnorm.norm_obs and getattr(self.model, "_last_obs", None) is not None:
+            self.model._last_obs = vecnorm.normalize_obs(vecnorm.get_original_obs())
+        if self.verbose:
+            print(f"[warm start] done: {self.summary}", flush=True)
+
+    def _on_step(self) -> bool:
+        return True

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from baselines.heuristics import WaterGuard
 
-from .registry import ALGOS, RunLayout, canonical_name, fingerprint
+from .registry import ALGOS, RunLayout, canonical_name, fingerprint, read_run_yaml
 
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
            "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
@@ -79,8 +78,7 @@ def resolve_model_files(path: str | Path, which: str = "final") -> tuple[str, Pa
         raise FileNotFoundError(f"path={str(path)!r} is neither a training run folder nor a model .zip")
     algo = None
     if layout.args.is_file():
-        with open(layout.args) as fh:
-            algo = (yaml.safe_load(fh) or {}).get("algo")
+        algo = read_run_yaml(layout.args).get("algo")
     if algo is None and layout.run_dir.parent.name:
         algo = layout.run_dir.parent.name
     try:
@@ -367,8 +365,7 @@ def training_env_kwargs(model_path: str | Path) -> dict[str, Any]:
     layout = RunLayout.find(str(Path(model_path).parent))
     if not layout.args.is_file():
         return {}
-    with open(layout.args) as fh:
-        args = yaml.safe_load(fh) or {}
+    args = read_run_yaml(layout.args)
     return {k: v for k, v in (args.get("env_kwargs") or {}).items() if k in POLICY_ENV_KWARGS}
 
 
@@ -378,8 +375,7 @@ def training_env_id(model_path: str | Path) -> str:
     layout = RunLayout.find(str(Path(model_path).parent))
     args: dict[str, Any] = {}
     if layout.args.is_file():
-        with open(layout.args) as fh:
-            args = yaml.safe_load(fh) or {}
+        args = read_run_yaml(layout.args)
     return str(args.get("env") or layout.env_key or "GreenLLM-v0").split(":", 1)[-1]
 
 
@@ -388,8 +384,54 @@ def training_config(model_path: str | Path) -> dict[str, Any]:
     layout = RunLayout.find(str(Path(model_path).parent))
     if not layout.config.is_file():
         return {}
-    with open(layout.config) as fh:
-        return yaml.safe_load(fh) or {}
+    return read_run_yaml(layout.config)
+
+
+def agent_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The agent-side settings (features, residual, shield, groups) of a run's ``config.yml``, written either
+    flat (``obs_features: dc``) or the RL Zoo way (``env_wrapper:``; `agents.hyperparams.split_hyperparams`)."""
+    from .hyperparams import split_hyperparams
+
+    keys = ("obs_features", "residual", "residual_scale", "shield", "action_groups")
+    _, settings = split_hyperparams({k: v for k, v in config.items() if k in keys or k == "env_wrapper"})
+    return {k: settings[k] for k in keys}
+
+
+def training_note(model: Any, model_path: str | Path, agent: dict[str, Any]) -> dict[str, str]:
+    """What ``evaluate.py``'s summary says of a trained agent: its training budget (env steps of RL, plus the
+    warm start's scenarios) and how constraints were handled while it acted (shield, env guard, hourly LP)."""
+    layout = RunLayout.find(str(Path(model_path).parent))
+    config = training_config(model_path)
+    from .hyperparams import split_hyperparams
+
+    try:
+        settings = split_hyperparams({k: v for k, v in config.items() if k in ("env_wrapper", "callback") or
+                                      k.startswith("pretrain")})[1]
+    except ValueError:
+        settings = {"pretrain": None}
+    budget = f"{int(model.num_timesteps):,} env steps of {type(model).__name__}"
+    pretrain = settings.get("pretrain")
+    if pretrain:
+        budget += (f" after a warm start cloning {pretrain} on {settings['pretrain_episodes']} scenarios"
+                   + (f" + {settings['pretrain_dagger']} DAgger" if settings.get("pretrain_dagger") else ""))
+    env_id = training_env_id(model_path)
+    mode = (read_run_yaml(layout.args).get("env_kwargs") or {}).get("constraint_mode") if layout.args.is_file() \
+        else None
+    handling = []
+    if agent.get("shield"):
+        handling.append(f"agent-side {agent['shield']} shield (the allocation blended to keep the water budget)")
+    if env_id == "GreenLLM-hybrid-v1":
+        handling.append("hourly LP under the guard's water cap plays the allocation")
+    if env_id != "GreenLLM-v0":
+        mode = mode or "guard"
+        handling.append({"guard": "v1 feasibility guard (shares blended with the least-water allocation to meet every row: "
+                                   "penalty 0 unless the budget is below the day's least need)",
+                         "project": "v0's QP safety layer (constraint_mode=project)",
+                         "penalty": "none (penalties charged at dual rates)"}
+                        .get(mode, mode))
+    elif not agent.get("shield"):
+        handling.append("none (penalties charged)")
+    return {"budget": budget, "constraints": "; ".join(handling)}
 
 
 class TrainedPolicy:
@@ -424,6 +466,7 @@ class TrainedPolicy:
         self.action_groups = action_groups
         self._shield = WaterShield() if shield else None
         self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
+        self.training: dict[str, str] | None = None  # `training_note` (set by `load`; evaluate.py's summary)
         self.kind = "learned"
         self.env_kwargs: dict[str, Any] = {}
         self.env_id: str | None = None  # the env it was trained on (set by `load`); evaluate.py plays it there
@@ -447,11 +490,12 @@ class TrainedPolicy:
                 vec_normalize = pickle.load(fh)
             vec_normalize.training = False
             vec_normalize.norm_reward = False
-        config = training_config(model_path)
+        agent = agent_settings(training_config(model_path))
         policy = cls(model, vec_normalize, deterministic=deterministic, name=name or algo,
-                     features=config.get("obs_features"), residual=config.get("residual"),
-                     residual_scale=config.get("residual_scale", 0.5), shield=config.get("shield"),
-                     action_groups=config.get("action_groups"))
+                     features=agent["obs_features"], residual=agent["residual"],
+                     residual_scale=agent["residual_scale"], shield=agent["shield"],
+                     action_groups=agent["action_groups"])
+        policy.training = training_note(model, model_path, agent)
         policy.fingerprint = fingerprint(model_path, vecnorm_path)
         policy.env_kwargs = training_env_kwargs(model_path)
         policy.env_id = training_env_id(model_path)
@@ -519,5 +563,7 @@ def load_trained_policy(path: str, name: str | None = None, **kwargs: Any) -> Tr
     other keyword (options evaluate.py passes to every policy) is ignored. The policy's ``env_id`` and
     ``env_kwargs`` are the env and the ``--env-kwargs`` it was trained with, so evaluate.py builds a matching
     environment."""
+    from green_llm_env.assets import resolve_asset_path
+
     known = {k: v for k, v in kwargs.items() if k in ("device", "which", "deterministic")}
-    return TrainedPolicy.load(path, name=name, **known)
+    return TrainedPolicy.load(resolve_asset_path(path), name=name, **known)

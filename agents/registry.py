@@ -20,7 +20,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from sb3_contrib import TQC, RecurrentPPO
 
 __all__ = ["ALGOS", "DEFAULT_POLICY", "ON_POLICY", "RunLayout", "canonical_name", "get_algo", "is_off_policy",
-           "fingerprint", "resolve_device", "saved_steps"]
+           "fingerprint", "read_run_yaml", "resolve_device", "saved_steps"]
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "a2c": A2C,
@@ -91,6 +91,32 @@ def resolve_device(device: str, algo: str, policy: str | None = None) -> str:
     raise ValueError(f"device={device!r} is not one of 'auto', 'cpu', 'cuda', 'cuda:N'")
 
 
+def read_run_yaml(path: str | os.PathLike[str]) -> dict:
+    """A run's ``args.yml`` / ``config.yml`` as a dict, whichever tool wrote it: ``train.py`` writes plain
+    YAML, RL Zoo an ``OrderedDict`` (``!!python/object/apply:collections.OrderedDict``, a list of pairs),
+    read here without ``yaml.unsafe_load`` (no other Python tag is accepted)."""
+    import yaml
+
+    class _RunLoader(yaml.SafeLoader):
+        pass
+
+    def _ordered(loader: yaml.SafeLoader, node: yaml.Node) -> dict:
+        (pairs,) = loader.construct_sequence(node, deep=True)
+        return {str(k): v for k, v in pairs}
+
+    _RunLoader.add_constructor("tag:yaml.org,2002:python/object/apply:collections.OrderedDict", _ordered)
+    with open(path) as fh:
+        try:
+            data = yaml.load(fh, Loader=_RunLoader)  # noqa: S506 - a SafeLoader with one extra tag
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not a readable run YAML ({' '.join(str(exc).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping, got {type(data).__name__}")
+    return data
+
+
 def fingerprint(*paths: str | os.PathLike[str] | None) -> str:
     """sha256 (hex) over the bytes of ``paths`` in order (None: skipped, recorded as absent), e.g. a model zip
     and its VecNormalize pickle: equal fingerprints, equal trained policy."""
@@ -154,16 +180,24 @@ class RunLayout:
         return f"RunLayout({str(self.run_dir)!r}, env_key={self.env_key!r})"
 
     @classmethod
-    def new(cls, log_folder: str, algo: str, env_key: str) -> "RunLayout":
-        """A fresh run folder ``log_folder/algo/env_key_<n>`` with n one above the highest existing."""
+    def new(cls, log_folder: str, algo: str, env_key: str, uuid: bool = False) -> "RunLayout":
+        """A fresh run folder ``log_folder/algo/env_key_<n>`` with n one above the highest existing
+        (``uuid``: ``env_key_<n>_<uuid4>``, RL Zoo's ``-uuid``)."""
         base = Path(log_folder) / algo
         ids = [0]
         if base.is_dir():
             for child in base.iterdir():
                 head, _, tail = child.name.rpartition("_")
+                if len(tail) == 36 and tail.count("-") == 4:  # a -uuid run: env_key_<n>_<uuid4>
+                    head, _, tail = head.rpartition("_")
                 if head == env_key and tail.isdigit():
                     ids.append(int(tail))
-        return cls(base / f"{env_key}_{max(ids) + 1}", env_key)
+        suffix = ""
+        if uuid:
+            import uuid as _uuid
+
+            suffix = f"_{_uuid.uuid4()}"
+        return cls(base / f"{env_key}_{max(ids) + 1}{suffix}", env_key)
 
     @classmethod
     def find(cls, run_dir: str) -> "RunLayout":

@@ -181,7 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         hourly.to_csv(out / "hourly.csv", index=False)
     written = [out / "sweep.csv"] + ([out / "hourly.csv"] if hourly is not None else [])
     if not args.no_plots:
-        written += plot(frame, hourly, out)
+        try:
+            written += plot(frame, hourly, out)
+        except ImportError as exc:  # the core install has no matplotlib
+            from green_llm_env.cli import extra_hint
+
+            print(extra_hint(exc, "plots"), file=sys.stderr)
     bad = frame[frame["status"] != "optimal"]
     print(f"{len(frame)} solves, {len(bad)} infeasible" +
           (f" ({', '.join(sorted({f'{r.parameter}={r.psi:.1f}' for r in bad.itertuples()}))})" if len(bad) else ""))

@@ -11,6 +11,10 @@ ENV_ID = "GreenLLM-v1"
 """The default environment (``gymnasium.make("green_llm_env:GreenLLM-v1")``): `green_llm_env.env_v1.GreenLLMEnvV1`."""
 HYBRID_ENV_ID = "GreenLLM-hybrid-v1"
 """GreenLLM-v1 behind `green_llm_env.wrappers.WaterPriceLP`: the action is the hour's water price."""
+FLAT_ENV_ID = "GreenLLM-flat-v1"
+"""GreenLLM-v1 with a flat, fixed-key ``info`` (`green_llm_env.wrappers.FlatInfo`): TorchRL's vector envs."""
+MO_ENV_ID = "GreenLLM-mo-v1"
+"""GreenLLM-v1 with a 3-vector reward (energy, carbon, delay): `green_llm_env.multi_objective`."""
 
 if ENV_ID_V0 not in _registry:
     _register(id=ENV_ID_V0, entry_point="green_llm_env.env:GreenLLMEnv",
@@ -19,6 +23,11 @@ if ENV_ID not in _registry:  # terminates at the scenario's horizon: no TimeLimi
     _register(id=ENV_ID, entry_point="green_llm_env.env_v1:GreenLLMEnvV1", max_episode_steps=None)
 if HYBRID_ENV_ID not in _registry:
     _register(id=HYBRID_ENV_ID, entry_point="green_llm_env.wrappers:make_hybrid_env", max_episode_steps=None)
+if FLAT_ENV_ID not in _registry:
+    _register(id=FLAT_ENV_ID, entry_point="green_llm_env.wrappers:make_flat_env", max_episode_steps=None)
+if MO_ENV_ID not in _registry:
+    _register(id=MO_ENV_ID, entry_point="green_llm_env.multi_objective:make_mo_env", max_episode_steps=None,
+              disable_env_checker=True)  # a vector reward, as MO-Gymnasium registers its envs
 
 # Everything else is imported on first use, so that ``python -m green_llm_env.scenario`` runs its module once
 # (an eager import here would make runpy warn that the module is already in sys.modules).
@@ -34,6 +43,6 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module 'green_llm_env' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_WATER_FRACTION", "ENV_ID", "ENV_ID_V0", "HYBRID_ENV_ID", "GreenLLMEnv", "Scenario", "ScenarioFileError", "cost",
+__all__ = ["DEFAULT_WATER_FRACTION", "ENV_ID", "ENV_ID_V0", "FLAT_ENV_ID", "HYBRID_ENV_ID", "MO_ENV_ID", "GreenLLMEnv", "Scenario", "ScenarioFileError", "cost",
            "make_scenario", "scale", "scenario_from_traces"]
 __version__ = "0.1.0"

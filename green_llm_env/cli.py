@@ -14,7 +14,19 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-__all__ = ["CliError", "OneLineParser", "int_at_least", "run_cli"]
+__all__ = ["CliError", "OneLineParser", "extra_hint", "int_at_least", "run_cli"]
+
+EXTRAS = {"matplotlib": "plots", "tqdm": "train", "torch": "train", "stable_baselines3": "train",
+          "sb3_contrib": "train", "yaml": "train", "rl_zoo3": "zoo", "optuna": "zoo", "torchrl": "torchrl",
+          "tensordict": "torchrl", "scipy": "test"}
+"""Optional module -> the pyproject extra that installs it."""
+
+
+def extra_hint(exc: ImportError, what: str) -> str:
+    """One line naming the missing module, what it was for and the install command of its extra."""
+    module = (getattr(exc, "name", None) or str(exc)).split(".")[0]
+    extra = EXTRAS.get(module, "all")
+    return f"{what} skipped: {module} is not installed (pip install 'green-llm-env[{extra}]')"
 
 
 class CliError(ValueError):

@@ -654,19 +654,18 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         return "\n".join(lines) + "\n"
 
     def _render_rgb(self) -> np.ndarray:
-        """(200, 40*J + 20, 3) uint8: per DC, share of demand (blue) and grid kW / facility kW (red)."""
+        """uint8 RGB frame of the hour (`green_llm_env.render.labelled_frame`): per DC, share of demand (blue)
+        and grid kW / peak facility kW (red), with the hour, DC names, a legend and the water left."""
+        from . import render
+
         coef = self._tab.coef
         t, it, grid, x = self._hour_view()
-        J = coef.J
-        height, bar, gap = 200, 16, 8
-        img = np.full((height, (2 * bar + gap) * J + 20, 3), 255, np.uint8)
         share = x.sum(0) / max(coef.N, 1)
         top = max(float((it * coef.pue).max()), 1e-9)
-        for j in range(J):
-            x0 = 10 + j * (2 * bar + gap)
-            h1 = int(round((height - 20) * min(max(share[j], 0.0), 1.0)))
-            h2 = int(round((height - 20) * min(grid[j] / top, 1.0)))
-            img[height - 10 - h1:height - 10, x0:x0 + bar] = (40, 90, 200)
-            img[height - 10 - h2:height - 10, x0 + bar:x0 + 2 * bar] = (200, 50, 40)
-        img[height - 10, :] = 0
-        return img
+        footer = f"water left {self.water_left_l:,.0f} L of {self._Z:,.0f} L"
+        if self._last is not None:
+            i = self._last["info"]
+            footer += f"   cost_weighted ${i['cost_weighted']:.2f}   penalty ${i['penalty']:.2f}"
+        name = self.spec.id if self.spec is not None else type(self).__name__
+        return render.labelled_frame(share, grid / top, self._tab.scenario.dc_names,
+                                     f"{name}   hour {t} of {coef.T}", footer)

@@ -126,6 +126,10 @@ class GreenLLMEnvV1(GreenLLMEnv):
     * v1: Markov observation (`green_llm_env.observation_v1`), feasibility guard by default, dual-based
       penalty rates, termination at the horizon without a TimeLimit.
     * v0: the letter's state alone (`green_llm_env.env.GreenLLMEnv`), unchanged.
+    * Views of v1 with its dynamics unchanged, registered under their own ids: ``GreenLLM-hybrid-v1`` (the
+      action is a water price, `green_llm_env.wrappers.WaterPriceLP`), ``GreenLLM-flat-v1`` (a flat,
+      fixed-key ``info``, `green_llm_env.wrappers.FlatInfo`) and ``GreenLLM-mo-v1`` (a 3-vector reward,
+      `green_llm_env.multi_objective`).
     """
 
     constraint_modes = CONSTRAINT_MODES_V1

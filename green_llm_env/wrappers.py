@@ -2,6 +2,9 @@
 
 - `StructuredObservation`: GreenLLM-v1's flat observation as a ``Dict`` with options as rows (N, J, F), per
   DC (J, G), per (area, type) (N, 3) and global parts, for models that share weights across options.
+- `FlatInfo`: the step info as one flat dict of floats with the same keys on every reset and step (registered
+  as ``GreenLLM-flat-v1``), for vector and TensorDict tools that stack infos (TorchRL's ``GymEnv(...,
+  num_envs=N)`` and ``ParallelEnv``).
 - `WaterPriceLP`: the hybrid agent's environment (registered as ``GreenLLM-hybrid-v1``): the action is the
   hour's water price, the step solves that hour's LP with water priced at it and plays the allocation.
 """
@@ -17,7 +20,7 @@ from gymnasium import spaces
 from . import cost
 from .hourly import HourlyLP
 
-__all__ = ["CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_FEATURES", "HYBRID_FORECAST", "StructuredObservation", "WaterPriceLP", "make_hybrid_env"]
+__all__ = ["FLAT_INFO_KEYS", "FlatInfo", "make_flat_env", "CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_FEATURES", "HYBRID_FORECAST", "StructuredObservation", "WaterPriceLP", "make_hybrid_env"]
 
 DEFAULT_PRICE_RANGE = (1e-4, 1.0)
 """$/L at actions -1 and +1 (log scale between): the oracle's water dual spans about 5e-4 to 0.12 $/L."""
@@ -46,6 +49,54 @@ next H hours' LPs at price μ, built at the episode's start from the forecasts t
 ``day_action``, the action whose price makes D equal the water left (without forecasts D(μ) = W(μ) times the
 hours left, and day_action = even_action). Logs are floored at log 1e-6; every feature is 0 after the last
 hour."""
+
+
+FLAT_INFO_KEYS = tuple(n.replace("_usd", "_cost") for n in cost.NUMBERS) + ("penalty",) + tuple(
+    f"violation_{f}" for f in cost.FAMILIES) + ("projection_distance", "t", "water_left_l", "water_cap_l",
+                                                  "scenario_seed", "episode_done")
+"""`FlatInfo`'s keys: the hour's numbers ($, kg, L, kWh; 0 after a reset), ``violation_<family>`` (the nested
+``violations`` of the env's info), the slot, water left and cap (L), the scenario seed (-1: a given scenario)
+and ``episode_done`` (1.0 on the step that ends the episode; the episode totals are left out)."""
+
+
+class FlatInfo(gym.Wrapper):
+    """GreenLLM's ``info`` flattened to `FLAT_INFO_KEYS` (floats), the same keys after reset and step.
+
+    The env's own info nests ``violations`` (and ``episode_totals`` on the last step) and its reset info
+    holds two keys only; tools that stack infos into tensors want one fixed flat schema. Observation,
+    action and reward are unchanged."""
+
+    def _flat(self, info: dict[str, Any], done: bool = False) -> dict[str, float]:
+        base = self.env.unwrapped
+        out = {key: 0.0 for key in FLAT_INFO_KEYS}
+        for key in FLAT_INFO_KEYS:
+            if key in info and not isinstance(info[key], dict):
+                out[key] = float(info[key])
+        for family, value in (info.get("violations") or {}).items():
+            out[f"violation_{family}"] = float(value)
+        out["t"] = float(getattr(base, "t", out["t"]))
+        out["water_left_l"] = float(getattr(base, "water_left_l", out["water_left_l"]))
+        cap = float(getattr(base, "water_cap_l", np.inf))
+        out["water_cap_l"] = cap if np.isfinite(cap) else out["water_left_l"]
+        seed = getattr(base, "scenario_seed", None)
+        out["scenario_seed"] = -1.0 if seed is None else float(seed)
+        out["episode_done"] = float(done)
+        return out
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, float]]:
+        obs, info = self.env.reset(**kwargs)
+        return obs, self._flat(info)
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, float]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, self._flat(info, terminated or truncated)
+
+
+def make_flat_env(**env_kwargs: Any) -> FlatInfo:
+    """Entry point of ``GreenLLM-flat-v1``: `FlatInfo` over ``GreenLLMEnvV1(**env_kwargs)``."""
+    from .env_v1 import GreenLLMEnvV1
+
+    return FlatInfo(GreenLLMEnvV1(**env_kwargs))
 
 
 def _v1(env: gym.Env) -> Any:

@@ -114,7 +114,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     (TRAIN, ["--algo", "ppo", "-conf", "{tmp}/missing.yml"], "missing.yml"),
     (TRAIN, ["--algo", "ppo", "--n-envs", "0"], "--n-envs"),
     (TRAIN, ["--algo", "ppo", "--num-threads", "0"], "--num-threads"),
-    (TRAIN, ["--algo", "ppo", "--seed", "-1"], "--seed"),
+    (TRAIN, ["--algo", "ppo", "--seed", "-2"], "--seed"),
     (TRAIN, ["--algo", "ppo", "--eval-seeds", "-1"], "--eval-seeds"),
     (TRAIN, ["--algo", "ppo", "-n", "0"], "--n-timesteps"),
     (TRAIN, ["--algo", "ppo", "-n", "abc"], "--n-timesteps"),
