@@ -122,7 +122,8 @@ def test_split_schedules_and_run_keys():
     assert run == {"n_timesteps": 200000, "n_envs": 8, "normalize": {}, "policy": "MlpPolicy", "noise_type": None,
                    "noise_std": None, "obs_features": None, "residual": None,
                    "residual_scale": 0.5, "shield": None, "action_groups": None, "pretrain": None,
-                   "pretrain_episodes": 300, "pretrain_epochs": 60, "pretrain_dagger": 0, "env_wrapper": None,
+                   "pretrain_episodes": 300, "pretrain_epochs": 60, "pretrain_dagger": 0, "pretrain_lr": 1e-3,
+                   "env_wrapper": None,
                    "callback": None, "extra_wrappers": [], "extra_callbacks": []}
     assert kwargs["learning_rate"](1.0) == pytest.approx(3e-4) and kwargs["learning_rate"](0.5) == pytest.approx(1.5e-4)
     assert kwargs["clip_range"](0.0) == pytest.approx(0.0)

@@ -209,8 +209,10 @@ def test_summary_states_training_budget_and_constraints():
     pol = TrainedPolicy.load(ROOT / "rl-trained-agents/ppo/GreenLLM-hybrid-v1_1")
     assert "warm start cloning oracle_price on 400 scenarios" in pol.training["budget"]
     assert "hourly LP" in pol.training["constraints"] and "guard" in pol.training["constraints"]
-    raw = TrainedPolicy.load(ROOT / "rl-trained-agents/ppo/GreenLLM-v1_1")
+    raw = TrainedPolicy.load(ROOT / "rl-trained-agents/ppo/GreenLLM-v1_3")
     assert raw.training["budget"].startswith("100,608 env steps of PPO")
+    eq = TrainedPolicy.load(ROOT / "rl-trained-agents/ppo/GreenLLM-v1_1")
+    assert "oracle_plan on 300 scenarios" in eq.training["budget"] and "guard" in eq.training["constraints"]
 
 
 def test_optimize_is_handed_to_rl_zoo():
