@@ -542,13 +542,10 @@ def _main(argv: list[str] | None = None) -> int:
         if policy_name.rsplit(".", 1)[-1] == "EquivariantPolicy":  # its network reads the obs by the env's layout
             from agents.equivariant import layout_of
 
-            probe = gym.make(env_id, **env_kwargs)
             try:
-                layout_sizes = layout_of(probe)
+                layout_sizes = layout_of(env)
             except (AttributeError, ValueError) as exc:
                 raise SystemExit(f"policy EquivariantPolicy on --env {args['env']!r}: {exc}") from None
-            finally:
-                probe.close()
             algo_kwargs["policy_kwargs"] = {**dict(algo_kwargs.get("policy_kwargs") or {}), "layout": layout_sizes}
         try:
             model = algo_cls(policy, env, seed=seed, device=device, tensorboard_log=tb, verbose=verbose,

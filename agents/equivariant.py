@@ -187,7 +187,9 @@ class AllocationNet(nn.Module):
             p = th.where(total > _EPS, q + lost * room / total.clamp_min(_EPS), q / q.sum(-1, keepdim=True))
         return p
 
-    def forward(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+    def scores(self, obs: th.Tensor) -> tuple[dict[str, th.Tensor], th.Tensor, th.Tensor]:
+        """The coupling rounds: (the observation's parts, scores (B, N, J) before the softmax, the critic's
+        input (B, 3d + 7))."""
         raw = self._parts(obs)
         B, N, J = obs.shape[0], self.N, self.J
         opt, glob = _squash(raw["options"]), raw["globals"]
@@ -204,20 +206,25 @@ class AllocationNet(nn.Module):
                                             water[:, None].expand(B, N, 1)], -1))
             glob_h = glob_h + glob_u(th.cat([glob_h, dc_h.mean(1), area_h.mean(1), water], -1))
             score = self._scores(raw, dc_h, area_h, glob_h)
-        self._last_scores = score
-        shares = self._within_capacity(th.softmax(score, -1), raw).reshape(B, N * J)
-        vf = self.critic(th.cat([glob_h, dc_h.mean(1), area_h.mean(1), glob], -1))
-        return shares, vf
+        return raw, score, th.cat([glob_h, dc_h.mean(1), area_h.mean(1), glob], -1)
+
+    def _shares(self, raw: dict[str, th.Tensor], score: th.Tensor) -> th.Tensor:
+        return self._within_capacity(th.softmax(score, -1), raw).reshape(score.shape[0], self.N * self.J)
+
+    def forward(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
+        raw, score, critic_in = self.scores(obs)
+        return self._shares(raw, score), self.critic(critic_in)
 
     def forward_actor(self, obs: th.Tensor) -> th.Tensor:
-        return self.forward(obs)[0]
+        raw, score, _ = self.scores(obs)
+        return self._shares(raw, score)
 
     def forward_critic(self, obs: th.Tensor) -> th.Tensor:
-        return self.forward(obs)[1]
+        return self.critic(self.scores(obs)[2])
 
-    def stakes(self, obs: th.Tensor) -> th.Tensor:
-        """(B, N) weight of each (i, k): its mean weighted cost over DCs ($), normalised to mean 1 per row."""
-        raw = self._parts(obs)
+    def stakes(self, raw: dict[str, th.Tensor]) -> th.Tensor:
+        """(B, N) weight of each (i, k) (``raw``: `scores`' parts): its mean weighted cost over DCs ($),
+        normalised to mean 1 per row."""
         c = raw["options"][..., self.R + 3].abs().mean(-1)
         return c / c.mean(-1, keepdim=True).clamp_min(_EPS)
 
@@ -263,13 +270,12 @@ class EquivariantPolicy(ActorCriticPolicy):
         """Behaviour cloning: Σ_n w_n·CE(expert shares_n, policy shares_n) / N, with w the cost at stake of each
         (i, k) (`AllocationNet.stakes`). ``obs`` as the policy sees them, ``actions`` (B, N·J) the expert's."""
         net: AllocationNet = self.mlp_extractor  # type: ignore[assignment]
-        feats = self.extract_features(obs)
-        net.forward(feats)
-        logp = th.log_softmax(net._last_scores, -1)
+        raw, score, _ = net.scores(self.extract_features(obs))
+        logp = th.log_softmax(score, -1)
         y = actions.reshape(logp.shape).clamp_min(0.0)
         y = y / y.sum(-1, keepdim=True).clamp_min(_EPS)
-        ce = (-(y * logp).sum(-1) * net.stakes(feats)).mean()
-        raw = net._parts(feats)  # the loads the expert's shares put on each DC, on the water and on each delay cap
+        ce = (-(y * logp).sum(-1) * net.stakes(raw)).mean()
+        # the loads the expert's shares put on each DC, on the water and on each delay cap
         got, want = net._loads(logp.exp(), raw), net._loads(y, raw)
         return ce + self.load_weight * sum(((g - w) ** 2).mean() for g, w in zip(got, want))
 

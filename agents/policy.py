@@ -511,7 +511,7 @@ class TrainedPolicy:
             from agents.equivariant import layout_of, resize_policy
 
             sizes = layout_of(env)
-            if tuple(sizes) != tuple(self.model.policy.alloc_layout):
+            if tuple(sizes) != tuple(trained_on):
                 base = getattr(env, "unwrapped", env)
                 self.model.policy = resize_policy(self.model.policy, base.observation_space, base.action_space, sizes)
         if self.base is not None:

@@ -29,20 +29,34 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 
-def _learn_rate(env_id: str, vec: str, steps: int, seed: int, agent_side: bool = False) -> dict[str, float]:
-    from stable_baselines3 import PPO
+def _ppo_env(entry: str, env_id: str, vec: str, seed: int, agent_side: bool = False):
+    """(VecEnv as ppo.yml's ``entry`` configures it, PPO kwargs, run settings, n_envs)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     from agents.hyperparams import load_hyperparams, split_hyperparams
     from train import make_vec_env
 
-    raw = load_hyperparams("ppo", "GreenLLM-v0")
-    kwargs, settings = split_hyperparams(raw)
+    kwargs, settings = split_hyperparams(load_hyperparams("ppo", entry))
     n_envs = int(settings["n_envs"] or 8)
     extra = (settings["obs_features"], None, 0.5, settings["shield"]) if agent_side else ()
     env = make_vec_env(env_id, n_envs, vec, {}, seed, None, *extra)
     if settings["normalize"] is not None:
         env = VecNormalize(env, gamma=kwargs.get("gamma", 0.99), **settings["normalize"])
+    return env, kwargs, settings, n_envs
+
+
+def _timed_learn(model, steps: int, n_envs: int) -> float:
+    """env-steps/s of ``model.learn`` over ``steps``, after one rollout + update of warm-up."""
+    model.learn(total_timesteps=model.n_steps * n_envs)
+    start_steps, start = model.num_timesteps, time.perf_counter()
+    model.learn(total_timesteps=steps, reset_num_timesteps=False)
+    return (model.num_timesteps - start_steps) / (time.perf_counter() - start)
+
+
+def _learn_rate(env_id: str, vec: str, steps: int, seed: int, agent_side: bool = False) -> dict[str, float]:
+    from stable_baselines3 import PPO
+
+    env, kwargs, settings, n_envs = _ppo_env("GreenLLM-v0", env_id, vec, seed, agent_side)
     # rollouts only: the VecEnv stack with random actions
     env.reset()
     actions = np.stack([env.action_space.sample() for _ in range(n_envs)])
@@ -52,10 +66,7 @@ def _learn_rate(env_id: str, vec: str, steps: int, seed: int, agent_side: bool =
         env.step(actions)
     roll = n_roll * n_envs / (time.perf_counter() - start)
     model = PPO(settings["policy"] or "MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kwargs)
-    model.learn(total_timesteps=kwargs.get("n_steps", 2048) * n_envs)  # warm-up: one rollout + update
-    start_steps, start = model.num_timesteps, time.perf_counter()
-    model.learn(total_timesteps=steps, reset_num_timesteps=False)
-    learn = (model.num_timesteps - start_steps) / (time.perf_counter() - start)
+    learn = _timed_learn(model, steps, n_envs)
     env.close()
     return {"learn_steps_per_s": round(learn, 1), "rollout_steps_per_s": round(roll, 1), "n_envs": n_envs,
             "obs_dim": int(np.prod(env.observation_space.shape)), "act_dim": int(np.prod(env.action_space.shape))}
@@ -64,16 +75,8 @@ def _learn_rate(env_id: str, vec: str, steps: int, seed: int, agent_side: bool =
 def _v1_rate(policy: str, steps: int, seed: int) -> dict[str, float]:
     """``model.learn`` env-steps/s on GreenLLM-v1 with ppo.yml's GreenLLM-v1 PPO settings and ``policy``."""
     from stable_baselines3 import PPO
-    from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.hyperparams import load_hyperparams, split_hyperparams
-    from train import make_vec_env
-
-    kwargs, settings = split_hyperparams(load_hyperparams("ppo", "GreenLLM-v1"))
-    n_envs = int(settings["n_envs"] or 8)
-    env = make_vec_env("green_llm_env:GreenLLM-v1", n_envs, "dummy", {}, seed, None)
-    if settings["normalize"] is not None:
-        env = VecNormalize(env, gamma=kwargs.get("gamma", 0.99), **settings["normalize"])
+    env, kwargs, _, n_envs = _ppo_env("GreenLLM-v1", "green_llm_env:GreenLLM-v1", "dummy", seed)
     if policy == "EquivariantPolicy":
         from agents.equivariant import layout_of
 
@@ -81,10 +84,7 @@ def _v1_rate(policy: str, steps: int, seed: int) -> dict[str, float]:
     else:
         kwargs["policy_kwargs"] = dict(net_arch=dict(pi=[64, 64], vf=[64, 64]))
     model = PPO(policy, env, seed=seed, device="cpu", verbose=0, **kwargs)
-    model.learn(total_timesteps=kwargs.get("n_steps", 2048) * n_envs)  # warm-up: one rollout + update
-    start_steps, start = model.num_timesteps, time.perf_counter()
-    model.learn(total_timesteps=steps, reset_num_timesteps=False)
-    learn = (model.num_timesteps - start_steps) / (time.perf_counter() - start)
+    learn = _timed_learn(model, steps, n_envs)
     env.close()
     return {"learn_steps_per_s": round(learn, 1), "n_envs": n_envs,
             "params": int(sum(p.numel() for p in model.policy.parameters()))}
