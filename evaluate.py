@@ -434,21 +434,21 @@ def bootstrap_ci(x: np.ndarray, level: float = 0.95, n_boot: int = 4000, seed: i
         return (point, point) if x.size else (math.nan, math.nan)
     rng = np.random.default_rng(seed)
     samples = x[rng.integers(0, x.size, (n_boot, x.size))]
-    if statistic == "iqm":
-        cut = int(0.25 * x.size)
-        means = np.sort(samples, axis=1)[:, cut:x.size - cut].mean(axis=1)
-    else:
-        means = samples.mean(axis=1)
+    means = iqm(samples) if statistic == "iqm" else samples.mean(axis=1)
     lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
 
 
-def iqm(x: np.ndarray) -> float:
+def iqm(x: np.ndarray) -> Any:
     """Interquartile mean: the mean of the middle 50% (``int(0.25 n)`` values trimmed from each end; as
-    ``scipy.stats.trim_mean(x, 0.25)`` and rliable's IQM)."""
-    x = np.sort(np.asarray(x, np.float64).reshape(-1))
-    cut = int(0.25 * x.size)
-    return float(x[cut:x.size - cut].mean())
+    ``scipy.stats.trim_mean(x, 0.25)`` and rliable's IQM). A float for a 1-D ``x``; for a 2-D ``x``, the IQM
+    of each row (the bootstrap's resamples)."""
+    x = np.asarray(x, np.float64)
+    x = np.sort(x.reshape(-1) if x.ndim < 2 else x, axis=-1)
+    n = x.shape[-1]
+    cut = int(0.25 * n)
+    out = x[..., cut:n - cut].mean(axis=-1)
+    return float(out) if out.ndim == 0 else out
 
 
 def _f(x: float, digits: int = 3) -> str:
