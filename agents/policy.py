@@ -397,11 +397,13 @@ def agent_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: settings[k] for k in keys}
 
 
-def training_note(model: Any, model_path: str | Path, agent: dict[str, Any]) -> dict[str, str]:
+def training_note(model: Any, model_path: str | Path, agent: dict[str, Any],
+                  config: dict[str, Any] | None = None) -> dict[str, str]:
     """What ``evaluate.py``'s summary says of a trained agent: its training budget (env steps of RL, plus the
-    warm start's scenarios) and how constraints were handled while it acted (shield, env guard, hourly LP)."""
+    warm start's scenarios) and how constraints were handled while it acted (shield, env guard, hourly LP).
+    ``config``: the run's `training_config` where the caller has read it already."""
     layout = RunLayout.find(str(Path(model_path).parent))
-    config = training_config(model_path)
+    config = training_config(model_path) if config is None else config
     from .hyperparams import split_hyperparams
 
     try:
@@ -490,12 +492,13 @@ class TrainedPolicy:
                 vec_normalize = pickle.load(fh)
             vec_normalize.training = False
             vec_normalize.norm_reward = False
-        agent = agent_settings(training_config(model_path))
+        config = training_config(model_path)
+        agent = agent_settings(config)
         policy = cls(model, vec_normalize, deterministic=deterministic, name=name or algo,
                      features=agent["obs_features"], residual=agent["residual"],
                      residual_scale=agent["residual_scale"], shield=agent["shield"],
                      action_groups=agent["action_groups"])
-        policy.training = training_note(model, model_path, agent)
+        policy.training = training_note(model, model_path, agent, config)
         policy.fingerprint = fingerprint(model_path, vecnorm_path)
         policy.env_kwargs = training_env_kwargs(model_path)
         policy.env_id = training_env_id(model_path)
