@@ -301,7 +301,7 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
     the observation and ``info``: 17-25 µs per step wrapped by ``gymnasium.make`` (40,000-60,000 steps/s)
     on the 2-core development machine (``benchmarks/bench_env.py``). The kernels compile on first use and
     are cached on disk (about 40 s once per machine; `green_llm_env.kernels.warm_up`). Drawing a fresh
-    scenario costs about 3.5 ms per reset (`make_scenario` and the scenario's tables), i.e. about 150 µs per
+    scenario costs about 2.6 ms per reset (`make_scenario` and the scenario's tables), i.e. about 110 µs per
     step of a 24-step episode: for throughput use ``scenario_pool`` (or ``scenario=``), and the batched env
     for many envs.
 

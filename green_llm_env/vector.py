@@ -18,9 +18,9 @@ compiled kernel `kernels.step_batch` (or `kernels.step_batch_parallel`, over ``t
 each sub-env's (slot, hour) row in place: the action map, the cost model's `kernels.hour_element` and the
 penalty, element by element, with the very code the single env runs (so the numbers agree bit for bit).
 With a ``scenario_pool`` (or a pinned scenario) the slots stop changing after warm-up. On the 2-core
-development machine a step of 1024 sub-envs takes about 3.5-4 ms (250,000-290,000 env-steps/s) with a pool;
-with a fresh scenario per episode (the default) every reset runs `make_scenario` and the tables (about 3.5
-ms), which dominates (about 4,000 env-steps/s). The safety layer (``constraint_mode="project"``) runs one QP
+development machine a step of 1024 sub-envs takes about 2.4-4 ms (250,000-430,000 env-steps/s) with a pool;
+with a fresh scenario per episode (the default) every reset runs `make_scenario` and the tables (about 2.5
+ms), which dominates (about 10,000 env-steps/s). The safety layer (``constraint_mode="project"``) runs one QP
 per sub-env and step, in a Python loop.
 """
 

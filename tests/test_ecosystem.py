@@ -171,6 +171,13 @@ def test_torchrl_vector_and_parallel_envs(tmp_path):
         "    p = ParallelEnv(2, lambda: GymEnv('green_llm_env:GreenLLM-flat-v1'))\n"
         "    assert tuple(p.rollout(5).batch_size) == (2, 5)\n"
         "    p.close()\n"
+        "    # plain v1 without num_envs: TorchRL reads no info there, so its nested info is no obstacle\n"
+        "    e = GymEnv('green_llm_env:GreenLLM-v1')\n"
+        "    assert tuple(e.rollout(30, break_when_any_done=False).batch_size) == (30,)\n"
+        "    e.close()\n"
+        "    p = ParallelEnv(2, lambda: GymEnv('green_llm_env:GreenLLM-v1'))\n"
+        "    assert tuple(p.rollout(30, break_when_any_done=False).batch_size) == (2, 30)\n"
+        "    p.close()\n"
         "    print('ok')\n")
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
