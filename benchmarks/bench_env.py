@@ -9,7 +9,7 @@ reset at the end of each episode, in three scenario settings:
 - ``pinned``: ``scenario=make_scenario(0)`` (no scenario generation at reset);
 - ``pool``: ``scenario_pool=P`` (seeds drawn from 0..P-1, scenarios cached after first use; the cache is
   warmed before timing);
-- ``fresh``: the default, a new ``make_scenario`` per episode (about 2 ms per 24-step episode: the draw and its
+- ``fresh``: the default, a new ``make_scenario`` per episode (about 2.6 ms per 24-step episode: the draw and its
   tables).
 
 Batched env: ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")`` with ``num_envs`` sub-envs,
