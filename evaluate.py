@@ -1,4 +1,4 @@
-"""Score policies by their oracle gap on held-out scenarios of GreenLLM-v1 (``--env GreenLLM-v0``: the letter's env).
+"""Score policies by their oracle gap on held-out scenarios of GreenLLM-v2 (``--env GreenLLM-v1`` / ``GreenLLM-v0``).
 
 Usage::
 
@@ -8,9 +8,13 @@ Usage::
         --workers 2 --out runs/eval_traces
     python evaluate.py --policies oracle,mpc --seeds 1000-1999 --backend ray --address auto --out runs/eval_ray
 
-Each seed is one scenario, ``make_scenario(seed, **gen_kwargs)`` (or ``scenario_from_traces(traces, start,
-seed, **gen_kwargs)``), pinned with ``env.reset(options={"scenario": s})`` so every policy sees the same
-one; its oracle objective is ``baselines.solve(s, weights).objective``. Every policy plays one episode per
+Each seed is one scenario, pinned with ``env.reset(options={"scenario": s})`` so every policy sees the same
+one: on GreenLLM-v2 (``--env``) the v2 generator's scenario of that seed
+(``green_llm_env.batch_generator.draw_batch([seed], **gen_kwargs).scenario(0)``), on v0/v1
+``make_scenario(seed, **gen_kwargs)``, with ``--traces`` ``scenario_from_traces(traces, start, seed,
+**gen_kwargs)``. Its oracle objective is ``baselines.solve(s, weights).objective`` for policies playing v0/v1,
+and ``baselines.solve(s, weights, water_price=μ_w).objective`` (the water budget at v2's price per litre beyond
+it, `green_llm_env.core.water`) for policies playing a v2 env. Every policy plays one episode per
 seed through the environment (the loop of `baselines.policy`), and ``gap_pct`` is
 ``(cost_weighted + penalty - oracle_cost_weighted) / oracle_cost_weighted * 100``.
 
@@ -62,7 +66,7 @@ import numpy as np
 
 from baselines.policy import parse_value
 
-ENV_ID = "GreenLLM-v1"
+ENV_ID = "GreenLLM-v2"
 """The default env (``--env``); a trained agent plays the env it was trained on (its ``env_id``)."""
 COLUMNS = ("policy", "seed", "cost_weighted", "total", "energy", "carbon", "delay", "emissions_kg", "water_l",
            "penalty", "violations", "oracle_cost_weighted", "gap_pct")
@@ -233,7 +237,27 @@ def make_scenario_for(cfg: Config, seed: int):
 
     if cfg.traces:
         return scenario_from_traces(cfg.traces, cfg.start, seed=seed, **cfg.gen_kwargs)
+    if is_v2(cfg.env):
+        from green_llm_env.batch_generator import draw_batch
+
+        return draw_batch(np.array([seed], np.int64), **cfg.gen_kwargs).scenario(0)
     return make_scenario(seed, **cfg.gen_kwargs)
+
+
+def is_v2(env_id: str) -> bool:
+    """Whether an env id is GreenLLM-v2 or one of its views (scored against the elastic-water oracle)."""
+    return env_id.endswith("-v2")
+
+
+def oracle_objective(scenario, weights, v2: bool) -> float:
+    """The oracle objective a policy's episode is compared with: v2's water price, or the hard budget."""
+    from baselines import solve
+
+    if not v2:
+        return solve(scenario, weights).objective
+    from green_llm_env.core.water import scenario_water_price
+
+    return solve(scenario, weights, water_price=scenario_water_price(scenario, weights)).objective
 
 
 class Runner:
@@ -300,18 +324,20 @@ class Runner:
 
     def run_seed(self, seed: int, specs: list[str]) -> dict[str, Any]:
         """Every pending policy on one seed -> {"rows", "hourly", "errors"}."""
-        from baselines import solve
         from baselines.policy import spec_label
 
         out: dict[str, Any] = {"seed": seed, "rows": [], "hourly": [], "errors": []}
+        oracles: dict[bool, float] = {}
         try:
             scenario = make_scenario_for(self.cfg, seed)
-            oracle = solve(scenario, self.cfg.weights).objective
+            for v2 in sorted({is_v2(self.env_id(spec)) for spec in specs}):
+                oracles[v2] = oracle_objective(scenario, self.cfg.weights, v2)
         except Exception as exc:  # infeasible scenario, trace window: one line per seed
             out["errors"].append(f"seed {seed}: {type(exc).__name__}: {exc}")
             return out
         for spec in specs:
             label = spec_label(spec)
+            oracle = oracles[is_v2(self.env_id(spec))]
             try:
                 tot, hourly = self.episode(spec, scenario, seed)
             except Exception as exc:

@@ -27,7 +27,7 @@ install() {
 
 # The compiled kernels (numba): built once per machine (about 40 s on 2 cores), then loaded from the cache.
 warm_kernels() {
-    "$PY" -c "from green_llm_env.kernels import warm_up; s = warm_up(); print(f'== kernels ready ({s:.1f} s)')"
+    "$PY" -c "from green_llm_env.compile import warm_up; s = warm_up(); print(f'== kernels ready ({s:.1f} s)')"
 }
 
 run_tests() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Train a Stable-Baselines3 / sb3-contrib agent on GreenLLM-v0 (RL Baselines3 Zoo conventions).
+"""Train a Stable-Baselines3 / sb3-contrib agent on GreenLLM-v2 (the default; RL Baselines3 Zoo conventions).
 
-    python train.py --algo ppo                          # hyperparams/ppo.yml, entry GreenLLM-v0 over default
+    python train.py --algo ppo                          # hyperparams/ppo.yml, entry GreenLLM-v2 over default
     python train.py --algo sac -n 50000 --seed 3 --env-kwargs forecast_hours:6
     python train.py --resume logs/ppo/GreenLLM-v0_1     # continue an interrupted run to its budget
 
@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-DEFAULT_ENV = "GreenLLM-v1"
+DEFAULT_ENV = "GreenLLM-v2"
 DEFAULT_EVAL_SEEDS = (900, 901, 902, 903, 904)
 # Arguments that define the run and cannot change on --resume (its saved values are used).
 _FIXED_ON_RESUME = ("algo", "env", "seed", "n_envs", "vec", "env_kwargs", "hyperparams", "conf_file", "log_folder",
@@ -258,10 +258,13 @@ def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int
     if not has_native_vector(env_id):
         raise SystemExit(f"--vec native: env {env_id!r} has no native batched version; use --vec dummy")
     try:
-        from green_llm_env import vector
+        if env_id.endswith("-v2"):  # GreenLLM-v2 and its views: the batch-first core's adapter
+            from green_llm_env import vector_v2 as vector
+        else:
+            from green_llm_env import vector  # type: ignore[no-redef]
     except ImportError as exc:
         raise SystemExit(f"--vec native: green_llm_env.vector is not available ({exc}); use --vec dummy") from None
-    adapter = getattr(vector, "SB3VecEnv", None)
+    adapter = getattr(vector, "SB3VecEnvV2" if env_id.endswith("-v2") else "SB3VecEnv", None)
     if adapter is None:
         raise SystemExit("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
     venv = adapter(num_envs=n_envs, **env_kwargs)

@@ -34,7 +34,7 @@ from green_llm_env.constraints import objective_vector
 from green_llm_env.cost import Coefficients
 from green_llm_env.hourly import HourlyLP
 
-from .oracle import OBJECTIVES, InfeasibleScenarioError, OracleResult, infeasible_error, package_result
+from .result import OBJECTIVES, InfeasibleScenarioError, OracleResult, infeasible_error, package_result
 
 __all__ = ["GAP_TOL", "HourBlock", "MAX_ROUNDS", "SAMPLE_HOURS", "default_workers", "solve_decomposed"]
 

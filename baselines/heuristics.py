@@ -34,7 +34,7 @@ from green_llm_env import cost
 from green_llm_env.cost import Coefficients
 from green_llm_env.scenario import Scenario
 
-from .mpc import to_action
+from .policy import to_action
 
 __all__ = ["CheapestPolicy", "GreenestPolicy", "HeuristicPolicy", "NearestPolicy", "RenewableFirstPolicy",
            "UniformPolicy", "WaterGuard", "cheapest_plan", "greedy_fill", "greenest_plan", "least_water_l", "least_water_plan",

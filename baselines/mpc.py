@@ -47,6 +47,7 @@ from green_llm_env import cost
 from green_llm_env.scenario import Scenario
 
 from .lp import ROW_FAMILIES, build_lp, objective_vector, pass_lp
+from .policy import to_action  # noqa: F401 (re-exported: baselines.mpc.to_action)
 from green_llm_env.highs import PRIMAL_FEASIBILITY_TOL, silent_highs
 
 __all__ = ["TIME_FIELDS", "MPCPolicy", "WindowSolver", "WindowInfeasible", "window", "forecast_overrides",
@@ -88,14 +89,6 @@ def forecast_overrides(forecast: dict[str, np.ndarray], n: int | None = None) ->
             arr = np.asarray(forecast[key], dtype=np.float64)
             out[field] = arr if n is None else arr[:n]
     return out
-
-
-def to_action(x: np.ndarray) -> np.ndarray:
-    """An allocation (..., I, K, J) clipped to [0, 1] with rows renormalised, flattened for ``env.step``."""
-    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, None)
-    total = x.sum(-1, keepdims=True)
-    x = np.where(total > 0, x / np.where(total > 0, total, 1.0), 1.0 / x.shape[-1])
-    return x.reshape(-1)
 
 
 class WindowInfeasible(RuntimeError):

@@ -23,7 +23,8 @@ import numpy as np
 from green_llm_env import cost
 
 from .heuristics import least_water_l, reserve_after
-from .mpc import WindowInfeasible, WindowSolver, to_action, window
+from .mpc import WindowInfeasible, WindowSolver, window
+from .policy import to_action
 
 __all__ = ["MyopicPolicy", "myopic_allowance"]
 

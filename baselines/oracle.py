@@ -21,7 +21,6 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any, Sequence
 
 import highspy
@@ -34,13 +33,12 @@ from green_llm_env.highs import PRIMAL_FEASIBILITY_TOL, silent_highs
 from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError
 
 from .lp import LinearProgram, build_lp, objective_vector, pass_lp
+from .result import (OBJECTIVES, InfeasibleScenarioError, OracleResult, diagnose, infeasible_error,  # noqa: F401
+                     package_result)
 
 __all__ = ["AUTO_DECOMPOSED_COLUMNS", "METHODS", "OBJECTIVES", "InfeasibleScenarioError", "OracleResult", "LPSolver",
            "TIME_LIMIT_S", "diagnose", "infeasible_error", "package_result", "solve", "solve_lexicographic",
            "TABLE_I_ORDERS", "TABLE_II_WEIGHTS"]
-
-OBJECTIVES = {"energy": (1.0, 0.0, 0.0), "carbon": (0.0, 1.0, 0.0), "delay": (0.0, 0.0, 1.0)}
-"""Each single objective as a weight vector (σe, σc, σd)."""
 
 TABLE_II_WEIGHTS = ((1 / 3, 1 / 3, 1 / 3), (0.6, 0.2, 0.2), (0.2, 0.6, 0.2), (0.2, 0.2, 0.6), (0.45, 0.45, 0.1),
                     (0.45, 0.1, 0.45))
@@ -51,79 +49,6 @@ TIME_LIMIT_S = 600.0
 """Default HiGHS time limit (s) of one LP solve; the default scenario solves in about 0.05 s."""
 
 _STATUS_OK = highspy.HighsModelStatus.kOptimal
-
-
-class InfeasibleScenarioError(ValueError):
-    """The scenario admits no feasible allocation, the LP is unbounded, or HiGHS cannot solve it (time limit,
-    numbers out of its range); the message says why."""
-
-
-@dataclass
-class OracleResult:
-    """A solved plan and its costs, in the model's units ($, kg, L, s)."""
-
-    plan: np.ndarray  # (T, I, K, J) share of (i, k) demand sent to j in slot t
-    grid_kw: np.ndarray  # (T, J) grid power bought
-    objective: float  # weighted objective (final phase's objective for lexicographic), $
-    total: float  # energy + carbon + delay, $
-    energy: float  # C1, $
-    carbon: float  # C2, $
-    delay: float  # C3, $
-    emissions_kg: float
-    water_l: float
-    water_dual: float  # $ of objective saved per extra litre of water budget (>= 0; > 0 when it binds)
-    status: str
-    build_s: float  # building the LP's arrays (numpy)
-    solve_s: float  # HiGHS run(s)
-    pass_s: float = 0.0  # handing the arrays to HiGHS (instance and passModel)
-    method: str = "weighted"
-    weights: tuple[float, float, float] | None = None
-    order: tuple[str, ...] | None = None
-    phases: list[dict[str, float]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Every field except the arrays ``plan`` and ``grid_kw`` (JSON-ready)."""
-        out = asdict(self)
-        for key in ("plan", "grid_kw"):
-            out.pop(key)
-        for key in ("weights", "order"):
-            if out[key] is None:
-                out.pop(key)
-            else:
-                out[key] = list(out[key])
-        return out
-
-
-# ----------------------------------------------------------------------------- diagnosis
-def diagnose(coef: Coefficients) -> str | None:
-    """A reason the scenario is infeasible that can be told cheaply, or None if no single family explains it."""
-    fastest = coef.delay_s.min(axis=2)  # (T, N)
-    bad = fastest > coef.delay_cap_s
-    if bad.any():
-        t, n = np.argwhere(bad)[0]
-        i, k = divmod(int(n), coef.K)
-        return (f"the delay cap of (area {i}, type {k}) is unreachable at hour {t}: the fastest DC gives "
-                f"{fastest[t, n]:.3f} s > Delta = {coef.delay_cap_s[n]:.3f} s")
-    need = coef.resource.sum(axis=1)  # (T, R)
-    have = coef.capacity.sum(axis=1)  # (R,)
-    bad = need > have
-    if bad.any():
-        t, r = np.argwhere(bad)[0]
-        return (f"demand at hour {t} needs {need[t, r]:.1f} units of resource {r}, more than the total "
-                f"capacity {have[r]:.1f} of all DCs")
-    fkw = cost.facility_kw_per_share(coef)
-    least_kw = fkw.min(axis=2).sum(axis=1)  # (T,)
-    supply = (coef.grid_cap_kw + coef.renewable_kw).sum(axis=1)
-    bad = least_kw > supply
-    if bad.any():
-        t = int(np.argmax(bad))
-        return (f"hour {t} needs at least {least_kw[t]:.1f} kW of facility power; grid caps plus renewables "
-                f"give {supply[t]:.1f} kW")
-    least_water = cost.least_water_bound_l(coef)
-    if least_water > coef.water_budget_l:
-        return (f"the water budget Z = {coef.water_budget_l:.1f} L is below the least water any plan needs "
-                f"({least_water:.1f} L)")
-    return None
 
 
 # ---------------------------------------------------------------------------- solver
@@ -206,6 +131,20 @@ class LPSolver:
             raise InfeasibleScenarioError(f"the LP solver stopped without an optimum ({text})")
         return np.asarray(self.highs.getSolution().col_value)
 
+    def solve_elastic(self, weights: np.ndarray, water_price: float) -> OracleResult:
+        """Solve with the water row made elastic: one more column, litres beyond the budget at ``water_price``
+        $/L (GreenLLM-v2's objective)."""
+        lp = self.lp
+        row = lp.families["water_budget"].start
+        price = float(water_price)
+        self.highs.addCol(price, 0.0, np.inf, 1, np.array([row], np.int32), np.array([-lp.row_scale[row]]))
+        v_all = self.run()
+        v, over = v_all[:lp.num_col], float(max(v_all[lp.num_col], 0.0))
+        res = self.result(v, self.cost_vector(weights), method="weighted", weights=tuple(float(x) for x in weights))
+        res.objective += price * over
+        res.water_price, res.water_overrun_l = price, over
+        return res
+
     def result(self, v: np.ndarray, objective_c: np.ndarray, **extra: Any) -> OracleResult:
         """Package column values ``v`` as an `OracleResult` (costs read from the objective vectors)."""
         lp = self.lp
@@ -214,28 +153,6 @@ class LPSolver:
         return package_result(self.coef, self.objectives, v, objective_c, max(0.0, -float(dual)),
                               self.highs.modelStatusToString(self.highs.getModelStatus()), build_s=self.build_s,
                               solve_s=self.solve_s, pass_s=self.pass_s, **extra)
-
-
-def package_result(coef: Coefficients, objectives: dict[str, np.ndarray], v: np.ndarray, objective_c: np.ndarray,
-                   water_dual: float, status: str, **extra: Any) -> OracleResult:
-    """An `OracleResult` from the column values ``v`` of the full-horizon LP (`build_lp`'s layout), its costs read
-    from the objective vectors ``objectives`` (`OBJECTIVES` over the columns) and ``objective_c``."""
-    n_x = coef.T * coef.N * coef.J
-    energy, carbon, delay = (float(objectives[n] @ v) for n in OBJECTIVES)
-    grid = v[n_x:].reshape(coef.T, coef.J)
-    plan = np.clip(v[:n_x], 0.0, 1.0).reshape(coef.T, coef.I, coef.K, coef.J)
-    water = float((cost.water_l_per_share(coef).reshape(-1) @ v[:n_x]))
-    return OracleResult(
-        plan=plan, grid_kw=grid, objective=float(objective_c @ v), total=energy + carbon + delay,
-        energy=energy, carbon=carbon, delay=delay, emissions_kg=float((coef.theta * grid).sum()),
-        water_l=water, water_dual=water_dual, status=status, **extra)
-
-
-def infeasible_error(coef: Coefficients) -> InfeasibleScenarioError:
-    """The error of an infeasible scenario: the cheap reason `diagnose` finds, or a generic one."""
-    reason = diagnose(coef) or ("no allocation satisfies every constraint at once, although each constraint "
-                                "family is satisfiable alone")
-    return InfeasibleScenarioError(f"infeasible scenario: {reason}")
 
 
 def _scenario_coef(scenario: Scenario | Coefficients) -> Coefficients:
@@ -254,8 +171,12 @@ decomposition wins 1.5x at 30x30x5x48, 3.3x at 30x30x5x168 on 2 loaded cores).""
 
 def solve(scenario: Scenario | Coefficients, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
           tie_break: float = 1e-6, time_limit: float = TIME_LIMIT_S, method: str = "monolithic",
-          workers: int | None = None, engine: str = "local") -> OracleResult:
+          workers: int | None = None, engine: str = "local", water_price: float | None = None) -> OracleResult:
     """Minimise σe·C1 + σc·C2 + σd·C3 over the whole horizon.
+
+    ``water_price`` ($/L, GreenLLM-v2's ``info["water_price"]``): the water budget is elastic, each litre beyond
+    it costs that much (the objective GreenLLM-v2 scores; where the price is at least the budget's dual the
+    plan and objective are those of the hard budget). Monolithic only.
 
     A zero weight is raised to ``tie_break`` inside the solver (MODEL.md section 5: M1 and M2 leave delay
     degenerate); the reported ``objective`` uses the weights as given. HiGHS stops after ``time_limit``
@@ -268,6 +189,12 @@ def solve(scenario: Scenario | Coefficients, weights: Sequence[float] = cost.DEF
     t0 = time.perf_counter()
     coef = _scenario_coef(scenario)
     coef_s = time.perf_counter() - t0
+    if water_price is not None:
+        if isinstance(water_price, bool) or not np.isfinite(float(water_price)) or float(water_price) < 0:
+            raise ValueError(f"water_price must be a finite number of $/L >= 0 or None; got {water_price!r}")
+        if method == "decomposed":
+            raise ValueError("water_price needs method='monolithic' (or 'auto'); got method='decomposed'")
+        method = "monolithic"
     if method == "auto":
         method = "decomposed" if coef.T * (coef.N + 1) * coef.J >= AUTO_DECOMPOSED_COLUMNS else "monolithic"
     if method == "decomposed":
@@ -279,6 +206,8 @@ def solve(scenario: Scenario | Coefficients, weights: Sequence[float] = cost.DEF
     solver = LPSolver(scenario if isinstance(scenario, Scenario) else coef, weights=np.where(w == 0, tie_break, w),
                       time_limit=time_limit)
     solver.build_s += coef_s
+    if water_price is not None:
+        return solver.solve_elastic(w, water_price)
     v = solver.run()
     return solver.result(v, solver.cost_vector(w), method="weighted", weights=tuple(float(x) for x in w))
 

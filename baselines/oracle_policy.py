@@ -10,14 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from .mpc import to_action
+from .policy import to_action
 from .oracle import OracleResult, solve
 
 __all__ = ["OraclePolicy"]
 
 
 class OraclePolicy:
-    """Replays ``baselines.solve(env.scenario, env.weights).plan`` slot by slot.
+    """Replays ``baselines.solve(env.scenario, env.weights).plan`` slot by slot (on GreenLLM-v2 with
+    ``water_price=env.water_price``: the objective v2 scores).
 
     Args:
         name: label in results.
@@ -32,7 +33,9 @@ class OraclePolicy:
         self.result: OracleResult | None = None
 
     def reset(self, env: Any) -> None:
-        self.result = solve(env.scenario, env.weights, tie_break=self.tie_break)
+        # GreenLLM-v2 charges water beyond the budget at env.water_price: solve that objective (elastic row)
+        price = getattr(env, "water_price", None)
+        self.result = solve(env.scenario, env.weights, tie_break=self.tie_break, water_price=price)
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return to_action(self.result.plan[int(env.t)])

@@ -51,7 +51,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["Policy", "PolicySpecError", "available_policies", "make_policy", "parse_spec", "register_policy",
-           "register_policy_loader", "spec_label"]
+           "register_policy_loader", "spec_label", "to_action"]
 
 
 @runtime_checkable
@@ -204,3 +204,11 @@ def make_policy(spec: str, **kw: Any) -> Policy:
     if not isinstance(policy, Policy):
         raise PolicySpecError(f"policy spec {spec!r} built {type(policy).__name__}, which lacks name/reset/act")
     return policy
+
+
+def to_action(x: np.ndarray) -> np.ndarray:
+    """An allocation (..., I, K, J) clipped to [0, 1] with rows renormalised, flattened for ``env.step``."""
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, None)
+    total = x.sum(-1, keepdims=True)
+    x = np.where(total > 0, x / np.where(total > 0, total, 1.0), 1.0 / x.shape[-1])
+    return x.reshape(-1)

@@ -1,6 +1,13 @@
-"""Throughput of GreenLLM-v0 and v1: the wrapped single env beside CartPole-v1, and the natively batched v0 env.
+"""Throughput of GreenLLM-v2 (the default), v1 and v0 beside CartPole-v1, single and natively batched, and SB3 PPO.
 
-    python benchmarks/bench_env.py [--steps 20000] [--num-envs 1024] [--vec-steps 48] [--pool 64]
+    python benchmarks/bench_env.py [--steps 20000] [--num-envs 1024] [--vec-steps 48] [--pool 64] [--ppo-steps 8192]
+
+GreenLLM-v2 (first): the single env (``gymnasium.make``) with a fresh scenario per episode (the default: the v2
+batch generator, drawn 32 seeds ahead) and with a pool; the batched env (``gymnasium.make_vec(...,
+vectorization_mode="vector_entry_point", threads=<cores>)``) x ``num_envs`` with fresh scenarios (two whole
+episodes: every sub-env resets, all new scenarios of a step drawn in one batch) and with a pool; and SB3 PPO
+(MlpPolicy, 8 envs, n_steps 256, batch 64, 10 epochs, torch on one thread) on ``SB3VecEnvV2`` beside the same
+PPO on CartPole-v1 (SB3's DummyVecEnv), env-steps/s of ``model.learn`` after one warm-up rollout.
 
 Single env: ``gymnasium.make`` (TimeLimit, OrderEnforcing, PassiveEnvChecker wrappers), random actions drawn
 beforehand with ``action_space.sample()`` (a bank of 1024, cycled; CartPole made and driven the same way),
@@ -42,6 +49,7 @@ from green_llm_env.env import scenario_tables
 
 ENV_ID = "green_llm_env:GreenLLM-v0"
 ENV_ID_V1 = "green_llm_env:GreenLLM-v1"
+ENV_ID_V2 = "green_llm_env:GreenLLM-v2"
 
 
 def single_steps_per_s(env: gym.Env, steps: int, seed: int = 0, pool: int = 0) -> float:
@@ -63,8 +71,8 @@ def single_steps_per_s(env: gym.Env, steps: int, seed: int = 0, pool: int = 0) -
     return steps / (time.perf_counter() - t0)
 
 
-def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, **kw) -> float:
-    envs = gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", **kw)
+def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, env_id: str = ENV_ID, **kw) -> float:
+    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kw)
     rng = np.random.default_rng(seed)
     bank = rng.uniform(-1, 1, (4, num_envs, envs.single_action_space.shape[0])).astype(np.float32)
     envs.reset(seed=seed)
@@ -74,6 +82,25 @@ def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, **kw) -> f
     for k in range(steps):
         envs.step(bank[k & 3])
     return num_envs * steps / (time.perf_counter() - t0)
+
+
+def ppo_steps_per_s(make_env, steps: int, seed: int = 0) -> float:
+    """env-steps/s of SB3 PPO's ``learn`` (MlpPolicy, n_steps 256, batch 64, 10 epochs, CPU, torch on one thread)
+    over ``steps``, after one warm-up rollout and update."""
+    import torch
+    from stable_baselines3 import PPO
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = PPO("MlpPolicy", make_env(), n_steps=256, batch_size=64, n_epochs=10, seed=seed, device="cpu",
+                    verbose=0)
+        model.learn(256 * model.n_envs)
+        done, t0 = model.num_timesteps, time.perf_counter()
+        model.learn(steps, reset_num_timesteps=False)
+        return (model.num_timesteps - done) / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def kernel_us(num_envs: int, seed: int = 0, repeats: int = 7) -> float:
@@ -107,12 +134,35 @@ def main() -> None:
     p.add_argument("--num-envs", type=int, default=1024, help="sub-envs of the batched env")
     p.add_argument("--vec-steps", type=int, default=48, help="batched steps per setting")
     p.add_argument("--pool", type=int, default=64, help="scenario_pool of the 'pool' settings")
+    p.add_argument("--ppo-steps", type=int, default=8192, help="SB3 PPO env-steps timed per env (0: skip)")
     args = p.parse_args()
 
     res: dict[str, object] = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                               "numpy": np.__version__, "gymnasium": gym.__version__}
     res["cartpole_steps_per_s"] = single_steps_per_s(gym.make("CartPole-v1"), args.steps)
     print(f"CartPole-v1 (gymnasium.make)          {res['cartpole_steps_per_s']:>12,.0f} steps/s", flush=True)
+    threads = os.cpu_count() or 1
+    for name, kw in (("fresh", {}), ("pool", {"scenario_pool": args.pool})):
+        v = single_steps_per_s(gym.make(ENV_ID_V2, **kw), args.steps, pool=kw.get("scenario_pool", 0))
+        res[f"v2_single_{name}_steps_per_s"] = v
+        print(f"GreenLLM-v2 single, {name:<6}             {v:>12,.0f} steps/s", flush=True)
+    for name, kw, steps in (("fresh", {}, 49), ("pool", {"scenario_pool": args.pool}, args.vec_steps)):
+        v = batched_env_steps_per_s(args.num_envs, steps, env_id=ENV_ID_V2, threads=threads, **kw)
+        res[f"v2_batched_{name}_env_steps_per_s"] = v
+        print(f"GreenLLM-v2 batched x{args.num_envs}, {name:<6}     {v:>12,.0f} env-steps/s ({threads} threads)",
+              flush=True)
+    if args.ppo_steps > 0:
+        from stable_baselines3.common.env_util import make_vec_env
+
+        from green_llm_env.vector_v2 import SB3VecEnvV2
+
+        res["ppo_cartpole_env_steps_per_s"] = ppo_steps_per_s(lambda: make_vec_env("CartPole-v1", n_envs=8, seed=0),
+                                                              args.ppo_steps)
+        res["ppo_v2_env_steps_per_s"] = ppo_steps_per_s(lambda: SB3VecEnvV2(num_envs=8), args.ppo_steps)
+        print(f"SB3 PPO MlpPolicy x8, CartPole-v1     {res['ppo_cartpole_env_steps_per_s']:>12,.0f} env-steps/s\n"
+              f"SB3 PPO MlpPolicy x8, GreenLLM-v2     {res['ppo_v2_env_steps_per_s']:>12,.0f} env-steps/s "
+              f"({res['ppo_v2_env_steps_per_s'] / res['ppo_cartpole_env_steps_per_s']:.0%} of CartPole's)",
+              flush=True)
     for name, kw in (("pinned", {"scenario": make_scenario(0)}), ("pool", {"scenario_pool": args.pool}),
                      ("fresh", {})):
         v = single_steps_per_s(gym.make(ENV_ID, **kw), args.steps if name != "fresh" else args.steps // 4,
@@ -134,7 +184,12 @@ def main() -> None:
         print(f"kernels.step_batch, {E:>5} element(s)    {v:>12,.1f} µs per call", flush=True)
     res["num_envs"] = args.num_envs
     res["pool"] = args.pool
-    res["targets"] = {"single_steps_per_s": 20000, "batched_env_steps_per_s": 200000}
+    res["targets"] = {"single_steps_per_s": 20000, "batched_env_steps_per_s": 200000, "ppo_vs_cartpole": 0.8}
+    res["v2_targets_met"] = {  # issue 18: GreenLLM-v2 with a fresh scenario per episode (the default)
+        "single_fresh": res["v2_single_fresh_steps_per_s"] >= 20000,
+        "batched_fresh": res["v2_batched_fresh_env_steps_per_s"] >= 200000,
+        "ppo": (res["ppo_v2_env_steps_per_s"] >= 0.8 * res["ppo_cartpole_env_steps_per_s"]
+                if args.ppo_steps > 0 else None)}
     res["targets_met"] = {  # the step itself: scenarios pinned or pooled (fresh ones cost make_scenario per reset)
         "single": min(res["single_pinned_steps_per_s"], res["single_pool_steps_per_s"]) >= 20000,
         "batched": res["batched_pool_env_steps_per_s"] >= 200000,

@@ -4,7 +4,9 @@ Everything else reads its numbers from here: the environment's reward (`evaluate
 LP's objective and constraint coefficients (`objective_coefficients`, `facility_kw_per_share`,
 `water_l_per_share`, ...). The hourly formulas themselves are written once, in the compiled kernel
 `green_llm_env.kernels.hour_element`, which reads the per-hour tables built here (`hour_tables`) and which
-`hour_terms`, `evaluate` and both environments' step run.
+`hour_terms`, `evaluate` and both environments' step run. The per-share coefficient formulas are written once
+as well (`query_tokens` ... `delay_usd`): elementwise functions that `coefficient_arrays` applies to numpy arrays
+(with optional leading batch axes) and that `green_llm_env.batch_generator` compiles for its batch kernels.
 
 Axes: an allocation ``x`` has shape ``(..., I, K, J)``: the share of area i's type-k demand sent to DC j.
 Internally (i, k) is flattened to one axis of length ``N = I*K`` (row-major, ``n = i*K + k``).
@@ -30,12 +32,14 @@ __all__ = [
     "DEFAULT_WEIGHTS",
     "check_derived",
     "check_weights",
+    "coefficient_arrays",
     "coefficients",
     "extreme_field",
     "delay_usd_per_share",
     "evaluate",
     "facility_kw_per_share",
     "grid_price",
+    "hour_fields",
     "hour_tables",
     "hour_terms",
     "least_water_bound_l",
@@ -116,34 +120,114 @@ def coefficients(s: Scenario) -> Coefficients:
 def _coefficients(s: Scenario) -> Coefficients:
     T, I, K = s.lam.shape
     R, J = s.C.shape
+    arrays = coefficient_arrays(**{name: getattr(s, name) for name in COEFFICIENT_INPUTS})
+    return Coefficients(I=I, J=J, K=K, T=T, R=R, **arrays, water_budget_l=s.Z)
+
+
+# ----------------------------------------------------------------- the per-share formulas, written once
+# Elementwise functions of their arguments: numpy arrays (broadcast by `coefficient_arrays`, with any leading
+# batch axes) or scalars inside compiled loops (`green_llm_env.batch_generator` compiles these very functions
+# with numba), so that every path computes each number with the same floating-point operations.
+def query_tokens(h, f):
+    """L[k] = h + f: tokens per query."""
+    return h + f
+
+
+def query_kwh(tau_in, h, tau_out, f):
+    """e[k] = τin·h + τout·f: kWh of IT energy per query."""
+    return tau_in * h + tau_out * f
+
+
+def share_load(lam, L, e):
+    """(tokens per slot λ·L, IT kW λ·e) per unit share."""
+    return lam * L, lam * e
+
+
+def share_resource(lam_tokens, alpha):
+    """Resource units per unit share: α[k,r]·L[k]·λ."""
+    return lam_tokens * alpha
+
+
+def share_delays(beta, lam_tokens, bandwidth, d, v):
+    """(transmission β·λ·L/B, propagation d, processing v·L·λ, their sum) in s per unit share."""
+    tran = beta * lam_tokens / bandwidth
+    proc = lam_tokens * v
+    return tran, d, proc, tran + d + proc
+
+
+def water_per_kwh(WUE, PUE, EWIF):
+    """Litres per kWh of facility energy: WUE/PUE + EWIF."""
+    return WUE / PUE + EWIF
+
+
+def carbon_per_kwh(delta, theta):
+    """Carbon cost $/kWh: δ·θ."""
+    return delta * theta
+
+
+def weighted_grid_price(w_energy, w_carbon, price, carbon):
+    """Weighted price of grid energy $/kWh: σe·c + σc·δ·θ (``carbon`` = δ·θ)."""
+    return w_energy * price + w_carbon * carbon
+
+
+def facility_kw(it_kw, pue):
+    """Facility kW per unit share: PUE·(IT kW)."""
+    return it_kw * pue
+
+
+def water_l(facility, wlpk):
+    """Litres per unit share: facility kW·(WUE/PUE + EWIF)."""
+    return facility * wlpk
+
+
+def delay_usd(rho, delay):
+    """Delay $ per unit share: ρ[k]·D."""
+    return rho * delay
+
+
+COEFFICIENT_INPUTS = ("lam", "h", "f", "tau_in", "tau_out", "PUE", "c", "theta", "delta", "P_w", "P_max", "WUE",
+                      "EWIF", "C", "alpha", "beta", "B", "d", "v", "rho", "Delta")
+"""The scenario fields `coefficient_arrays` reads (every array field; Z enters nothing per share)."""
+
+
+def coefficient_arrays(lam, h, f, tau_in, tau_out, PUE, c, theta, delta, P_w, P_max, WUE, EWIF, C, alpha, beta, B,
+                       d, v, rho, Delta) -> dict[str, np.ndarray]:
+    """The array fields of `Coefficients` (``it_kw`` ... ``delay_cap_s``) from plain arrays shaped like the
+    `Scenario` fields, each with the same optional leading batch axes ``lead`` (``lam`` (*lead, T, I, K),
+    ``PUE`` (*lead, J), ...); every output gains those leading axes. Entries are computed elementwise by the
+    per-share formulas above, so a batch gives bit for bit the numbers of its scenarios one at a time."""
+    lam = np.asarray(lam)
+    *lead, T, I, K = lam.shape
+    lead = tuple(lead)
+    J = np.shape(PUE)[-1]
     N = I * K
-    L = s.h + s.f  # tokens per query
-    e = s.tau_in * s.h + s.tau_out * s.f  # kWh per query
-    lam = s.lam.reshape(T, N)
     k_of = np.tile(np.arange(K), I)
     i_of = np.repeat(np.arange(I), K)
-    lam_tokens = lam * L[k_of]  # (T, N) tokens per slot
-    tran = (s.beta.reshape(T, N) * lam_tokens)[..., None] / s.B[i_of][None]
-    prop = np.broadcast_to(s.d[i_of][None], (T, N, J))
-    proc = lam_tokens[..., None] * s.v.T[k_of][None]
-    return Coefficients(
-        I=I, J=J, K=K, T=T, R=R,
-        it_kw=lam * e[k_of],
-        pue=s.PUE,
-        water_l_per_kwh=s.WUE / s.PUE + s.EWIF,
-        resource=lam_tokens[..., None] * s.alpha[k_of][None],
-        delay_tran_s=tran, delay_prop_s=prop, delay_proc_s=proc, delay_s=tran + prop + proc,
-        rho=s.rho[k_of],
-        price=s.c, carbon_usd_per_kwh=s.delta * s.theta, theta=s.theta,
-        renewable_kw=s.P_w, grid_cap_kw=s.P_max, capacity=s.C,
-        delay_cap_s=s.Delta.reshape(N), water_budget_l=s.Z,
+    L = query_tokens(h, f)  # tokens per query
+    e = query_kwh(tau_in, h, tau_out, f)  # kWh per query
+    lam = lam.reshape(lead + (T, N))
+    lam_tokens, it_kw = share_load(lam, L[..., k_of][..., None, :], e[..., k_of][..., None, :])
+    tran, _, proc, delay = share_delays(np.reshape(beta, lead + (T, N))[..., None], lam_tokens[..., None],
+                                        B[..., i_of, :][..., None, :, :], d[..., i_of, :][..., None, :, :],
+                                        np.swapaxes(v, -1, -2)[..., k_of, :][..., None, :, :])
+    return dict(
+        it_kw=it_kw,
+        pue=PUE,
+        water_l_per_kwh=water_per_kwh(WUE, PUE[..., None, :], EWIF),
+        resource=share_resource(lam_tokens[..., None], alpha[..., k_of, :][..., None, :, :]),
+        delay_tran_s=tran, delay_prop_s=np.broadcast_to(d[..., i_of, :][..., None, :, :], lead + (T, N, J)),
+        delay_proc_s=proc, delay_s=delay,
+        rho=rho[..., k_of],
+        price=c, carbon_usd_per_kwh=carbon_per_kwh(delta[..., None, :], theta), theta=theta,
+        renewable_kw=P_w, grid_cap_kw=P_max, capacity=C,
+        delay_cap_s=np.reshape(Delta, lead + (N,)),
     )
 
 
 # ----------------------------------------------------------------- LP coefficients
 def grid_price(coef: Coefficients, weights: Sequence[float]) -> np.ndarray:
     """Weighted price of grid energy, (T, J) $/kWh: σe·c + σc·δ·θ."""
-    return weights[0] * coef.price + weights[1] * coef.carbon_usd_per_kwh
+    return weighted_grid_price(weights[0], weights[1], coef.price, coef.carbon_usd_per_kwh)
 
 
 def _memo(coef: Coefficients, name: str, build) -> np.ndarray:
@@ -159,12 +243,12 @@ def _memo(coef: Coefficients, name: str, build) -> np.ndarray:
 
 def facility_kw_per_share(coef: Coefficients) -> np.ndarray:
     """(T, N, J) facility power (kW) per unit share: PUE[j]·e[k]·λ (memoised on ``coef``, read-only)."""
-    return _memo(coef, "_facility_kw", lambda: coef.it_kw[..., None] * coef.pue)
+    return _memo(coef, "_facility_kw", lambda: facility_kw(coef.it_kw[..., None], coef.pue))
 
 
 def water_l_per_share(coef: Coefficients) -> np.ndarray:
     """(T, N, J) litres per unit share: (WUE/PUE + EWIF)·P_d (memoised on ``coef``, read-only)."""
-    return _memo(coef, "_water_l", lambda: facility_kw_per_share(coef) * coef.water_l_per_kwh[:, None, :])
+    return _memo(coef, "_water_l", lambda: water_l(facility_kw_per_share(coef), coef.water_l_per_kwh[:, None, :]))
 
 
 def least_water_bound_l(coef: Coefficients) -> float:
@@ -175,7 +259,7 @@ def least_water_bound_l(coef: Coefficients) -> float:
 
 def delay_usd_per_share(coef: Coefficients) -> np.ndarray:
     """(T, N, J) delay cost ($) per unit share: ρ[k]·D."""
-    return coef.rho[:, None] * coef.delay_s
+    return delay_usd(coef.rho[:, None], coef.delay_s)
 
 
 def objective_coefficients(coef: Coefficients, weights: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -309,17 +393,26 @@ class HourTables:
         return HourTables(self.flat[index], self.R, self.N, self.J)
 
 
+def hour_fields(arrays, weights: Sequence[float] = DEFAULT_WEIGHTS) -> dict[str, np.ndarray]:
+    """The fields of `HourTables` (`HOUR_FIELDS`), each shaped ``lead + (T,) + shape``, from the coefficient
+    arrays ``arrays`` (a `Coefficients`' fields, or `coefficient_arrays`' dict, with optional leading batch
+    axes ``lead``) for ``weights`` (not re-checked)."""
+    a = arrays if isinstance(arrays, dict) else vars(arrays)
+    it_kw = a["it_kw"]  # (*lead, T, N)
+    lead_t, nlead = it_kw.shape[:-1], it_kw.ndim - 2
+    w = np.asarray(weights, np.float64).reshape(3)
+    per_t = lambda x: np.broadcast_to(np.expand_dims(x, nlead), lead_t + np.shape(x)[nlead:])  # noqa: E731
+    return dict(
+        QT=np.concatenate([it_kw[..., None, :], np.swapaxes(a["resource"], -1, -2)], axis=-2),
+        DT=np.swapaxes(a["delay_s"], -1, -2), rho=per_t(a["rho"]), dcap=per_t(a["delay_cap_s"]),
+        price=a["price"], carbon=a["carbon_usd_per_kwh"], theta=a["theta"], wlpk=a["water_l_per_kwh"],
+        gp=weighted_grid_price(w[0], w[1], a["price"], a["carbon_usd_per_kwh"]), ren=a["renewable_kw"],
+        cap=a["grid_cap_kw"], pue=per_t(a["pue"]), capacity=per_t(a["capacity"]), sd=np.full(lead_t + (1,), w[2]))
+
+
 def hour_tables(coef: Coefficients, weights: Sequence[float] = DEFAULT_WEIGHTS) -> HourTables:
     """`HourTables` of every hour of ``coef`` (leading axis T) for ``weights`` (not re-checked)."""
-    T = coef.T
-    w = np.asarray(weights, np.float64).reshape(3)
-    per_t = lambda a: np.broadcast_to(a, (T,) + np.shape(a))  # noqa: E731
-    return HourTables.from_fields(
-        QT=np.concatenate([coef.it_kw[:, None, :], np.swapaxes(coef.resource, 1, 2)], axis=1),
-        DT=np.swapaxes(coef.delay_s, 1, 2), rho=per_t(coef.rho), dcap=per_t(coef.delay_cap_s),
-        price=coef.price, carbon=coef.carbon_usd_per_kwh, theta=coef.theta, wlpk=coef.water_l_per_kwh,
-        gp=grid_price(coef, w), ren=coef.renewable_kw, cap=coef.grid_cap_kw, pue=per_t(coef.pue),
-        capacity=per_t(coef.capacity), sd=np.full((T, 1), w[2]))
+    return HourTables.from_fields(**hour_fields(coef, weights))
 
 
 def _left_array(water_left_l: np.ndarray | float | None, E: int) -> np.ndarray:

@@ -18,14 +18,15 @@ Each kernel compiles on first use and is cached on disk (``cache=True``): about 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba as nb
 import numpy as np
 
 __all__ = ["CHUNK", "FIELDS", "MAP_GIVEN", "MAP_PROJECT", "MAP_SOFTMAX", "N_FAMILIES", "N_NUMBERS", "exchange_rates",
-           "field_slices", "hour_element", "layout", "map_rows", "penalty", "penalty_batch", "step_batch", "step_batch_parallel",
-           "terms_batch", "warm_up"]
+           "field_slices", "hour_element", "layout", "load_transposed", "map_columns", "map_rows", "penalty",
+           "penalty_batch", "scratch", "step_batch", "step_batch_parallel", "store_rows", "terms_batch", "warm_up"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -53,8 +54,9 @@ def layout(R: int, N: int, J: int) -> tuple:
     return o_qt, o_d, o_rho, o_dcap, o_j, o_cap, o_sd, o_sd + 1
 
 
+@functools.lru_cache(maxsize=64)
 def field_slices(R: int, N: int, J: int) -> dict[str, tuple[slice, tuple[int, ...]]]:
-    """``{field: (slice of the flat row, shape)}`` for `FIELDS`, from `layout`."""
+    """``{field: (slice of the flat row, shape)}`` for `FIELDS`, from `layout` (cached: do not modify)."""
     o_qt, o_d, o_rho, o_dcap, o_j, o_cap, o_sd, width = layout(R, N, J)
     places = [(o_qt, (R + 1, N)), (o_d, (J, N)), (o_rho, (N,)), (o_dcap, (N,))]
     places += [(o_j + q * J, (J,)) for q in range(J_VECTORS)]
@@ -91,7 +93,7 @@ def _store_rows(XT, off: int, x) -> None:
 def _project_columns(U, net, S, XT, theta, top, d2) -> None:
     """Euclidean projection onto the simplex of each column ``U[:, n]`` (J entries), into ``XT`` (J, M);
     ``d2[n]`` = squared distance. ``S`` (J, M), ``theta``, ``top`` (M,) are scratch; ``net`` (C, 2) a
-    sorting network for J wires (`actions.sorting_network`).
+    sorting network for J wires (`green_llm_env.sorting.sorting_network`).
 
     Closed form (Held, Wolfe and Crowder 1974; Duchi et al. 2008): with u the column sorted, ``theta =
     max_k ((sum of the k largest of u) - 1) / k`` and ``x = max(u - theta, 0)``.
@@ -333,6 +335,12 @@ def penalty_batch(viol, pen, out) -> None:
         out[e] = penalty(viol[e], pen[e])
 
 
+# Public names of the building blocks other compiled modules reuse (GreenLLM-v2's step, `green_llm_env.core`).
+load_transposed = _load_transposed
+store_rows = _store_rows
+map_columns = _map_columns
+scratch = _buffers
+
 MAP_PROJECT, MAP_SOFTMAX, MAP_GIVEN = 0, 1, 2
 """``mode`` of `step_batch`: project the action, softmax it, or take the shares already in ``x_out``."""
 
@@ -492,7 +500,7 @@ def warm_up() -> float:
     time, under a second once cached. ``./run.sh`` calls it before anything else."""
     import time
 
-    from .actions import network
+    from .sorting import network
 
     t0 = time.perf_counter()
     R, N, J = 1, 2, 3

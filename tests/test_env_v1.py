@@ -33,7 +33,7 @@ def _play(env, actions):
 
 
 def test_registration_and_defaults():
-    assert green_llm_env.ENV_ID == "GreenLLM-v1" and green_llm_env.ENV_ID_V0 == "GreenLLM-v0"
+    assert green_llm_env.ENV_ID_V1 == "GreenLLM-v1" and green_llm_env.ENV_ID == "GreenLLM-v2" and green_llm_env.ENV_ID_V0 == "GreenLLM-v0"
     spec = gym.spec("GreenLLM-v1")
     assert spec.max_episode_steps is None  # ends at the horizon, no TimeLimit
     env = gym.make(V1)
