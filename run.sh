@@ -2,7 +2,7 @@
 # green-llm-env: the two README commands.
 #   ./run.sh         the main job: install if needed, then the short end-to-end demo (oracle tables,
 #                    sensitivity plots, a brief training of the hybrid agent, the oracle-gap table of the
-#                    baselines, that agent and the shipped agents of rl-trained-agents/, plots)
+#                    baselines on GreenLLM-v2, then that agent and the shipped (v1) agents on GreenLLM-v1, plots)
 #   ./run.sh test    install if needed, then the test suite (the command CI runs)
 # Environment: VENV (default .venv), DEMO_OUT (default runs/demo-<time>), HYBRID_STEPS, EVAL_SEEDS, PYTEST_ARGS.
 set -euo pipefail
@@ -50,26 +50,31 @@ run_demo() {
         "$PY" -m green_llm_env.scenario --seed 0 --out "$out/scenario.json"
         ref="$out/scenario.json"
     fi
-    echo "== 1/4 oracle: the letter's Tables I and II (ours beside the letter's)"
+    echo "== 1/5 oracle: the letter's Tables I and II (ours beside the letter's)"
     "$PY" -m baselines.oracle tables --scenario "$ref" | tee "$out/tables.txt"
     "$PY" -m baselines.oracle tables --scenario "$ref" --json > "$out/tables.json"
-    echo "== 2/4 sensitivity sweeps (Figs. 2-4)"
+    echo "== 2/5 sensitivity sweeps (Figs. 2-4)"
     "$PY" -m baselines.sweep --scenario "$ref" --out "$out/sweep"
-    echo "== 3/4 brief training of the hybrid agent (a learned hourly water price; about a minute)"
+    echo "== 3/5 brief training of the hybrid agent (a learned hourly water price; about a minute)"
     # The shipped agent's recipe (hyperparams/ppo.yml), shortened: clone the oracle's price on 40 training
     # scenarios (not 400, no DAgger rounds), then HYBRID_STEPS of PPO.
     "$PY" train.py --algo ppo --env GreenLLM-hybrid-v1 -n "${HYBRID_STEPS:-2048}" --seed 0 -f "$out/logs" -v 0 \
         --eval-freq 0 --save-freq 0 --no-progress-bar --hyperparams pretrain_episodes:40 pretrain_dagger:0
     local run_dir policies
     run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-hybrid-v1_* | sort -V | tail -n 1)
-    policies="oracle,mpc,mpc_noisy,myopic,uniform,nearest,cheapest,greenest,renewable_first,ppo_brief=$run_dir"
+    echo "== 4/5 oracle gap of the baselines on GreenLLM-v2 (the default env) on held-out seeds"
+    "$PY" evaluate.py --policies oracle,mpc,myopic,uniform,nearest,cheapest,greenest,renewable_first \
+        --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
+    cat "$out/eval/summary.md"
+    policies="oracle,mpc,mpc_noisy,myopic,uniform,ppo_brief=$run_dir"
     for shipped in rl-trained-agents/ppo/GreenLLM-v1_1:ppo_equivariant rl-trained-agents/ppo/GreenLLM-hybrid-v1_1:ppo_hybrid \
             rl-trained-agents/ppo/GreenLLM-v1_3:ppo_raw; do
         if [ -d "${shipped%%:*}" ]; then policies="$policies,${shipped##*:}=${shipped%%:*}"; fi
     done
-    echo "== 4/4 oracle gap of every policy (and the shipped agents) on held-out seeds"
-    "$PY" evaluate.py --policies "$policies" --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
-    cat "$out/eval/summary.md"
+    echo "== 5/5 the brief run and the shipped (GreenLLM-v1) agents on GreenLLM-v1, beside v1's baselines"
+    "$PY" evaluate.py --env GreenLLM-v1 --policies "$policies" --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 \
+        --out "$out/eval-v1"
+    cat "$out/eval-v1/summary.md"
     echo "== done: results and plots in $out"
 }
 

@@ -11,6 +11,8 @@ ENV_ID_V1 = "GreenLLM-v1"
 """Markov observation and feasibility guard (`green_llm_env.env_v1.GreenLLMEnvV1`), kept for published numbers."""
 ENV_ID = "GreenLLM-v2"
 """The default environment (``gymnasium.make("green_llm_env:GreenLLM-v2")``): `green_llm_env.env_v2.GreenLLMEnvV2`."""
+HYBRID_ENV_ID_V2 = "GreenLLM-hybrid-v2"
+"""GreenLLM-v2 behind `green_llm_env.hybrid_v2.WaterPriceLPV2`: the action is the hour's water price."""
 MO_ENV_ID_V2 = "GreenLLM-mo-v2"
 """GreenLLM-v2 with a 3-vector reward (energy, carbon, delay) and ``reward_space`` on the base env."""
 HYBRID_ENV_ID = "GreenLLM-hybrid-v1"
@@ -28,6 +30,8 @@ if ENV_ID_V1 not in _registry:  # terminates at the scenario's horizon: no TimeL
 if ENV_ID not in _registry:
     _register(id=ENV_ID, entry_point="green_llm_env.env_v2:GreenLLMEnvV2",
               vector_entry_point="green_llm_env.vector_v2:GreenLLMVectorEnvV2", max_episode_steps=None)
+if HYBRID_ENV_ID_V2 not in _registry:
+    _register(id=HYBRID_ENV_ID_V2, entry_point="green_llm_env.hybrid_v2:make_hybrid_env_v2", max_episode_steps=None)
 if MO_ENV_ID_V2 not in _registry:
     _register(id=MO_ENV_ID_V2, entry_point="green_llm_env.env_v2:make_mo_env",
               vector_entry_point="green_llm_env.vector_v2:make_mo_vector_env", max_episode_steps=None,
@@ -54,6 +58,6 @@ def __getattr__(name: str) -> _Any:
     raise AttributeError(f"module 'green_llm_env' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_WATER_FRACTION", "ENV_ID", "ENV_ID_V0", "ENV_ID_V1", "MO_ENV_ID_V2", "FLAT_ENV_ID", "HYBRID_ENV_ID", "MO_ENV_ID", "GreenLLMEnv", "Scenario", "ScenarioFileError", "cost",
+__all__ = ["DEFAULT_WATER_FRACTION", "ENV_ID", "ENV_ID_V0", "ENV_ID_V1", "HYBRID_ENV_ID_V2", "MO_ENV_ID_V2", "FLAT_ENV_ID", "HYBRID_ENV_ID", "MO_ENV_ID", "GreenLLMEnv", "Scenario", "ScenarioFileError", "cost",
            "make_scenario", "scale", "scenario_from_traces"]
 __version__ = "0.1.0"

@@ -206,16 +206,16 @@ def coefficient_arrays(lam, h, f, tau_in, tau_out, PUE, c, theta, delta, P_w, P_
     L = query_tokens(h, f)  # tokens per query
     e = query_kwh(tau_in, h, tau_out, f)  # kWh per query
     lam = lam.reshape(lead + (T, N))
-    lam_tokens, it_kw = share_load(lam, L[..., k_of][..., None, :], e[..., k_of][..., None, :])
-    tran, _, proc, delay = share_delays(np.reshape(beta, lead + (T, N))[..., None], lam_tokens[..., None],
-                                        B[..., i_of, :][..., None, :, :], d[..., i_of, :][..., None, :, :],
-                                        np.swapaxes(v, -1, -2)[..., k_of, :][..., None, :, :])
+    lam_tokens, it_kw = share_load(lam, L[..., None, k_of], e[..., None, k_of])  # (..., T, N)
+    d_n = d[..., None, i_of, :]  # (..., 1, N, J)
+    tran, _, proc, delay = share_delays(np.reshape(beta, lead + (T, N, 1)), lam_tokens[..., None],
+                                        B[..., None, i_of, :], d_n, np.swapaxes(v, -1, -2)[..., None, k_of, :])
     return dict(
         it_kw=it_kw,
         pue=PUE,
         water_l_per_kwh=water_per_kwh(WUE, PUE[..., None, :], EWIF),
-        resource=share_resource(lam_tokens[..., None], alpha[..., k_of, :][..., None, :, :]),
-        delay_tran_s=tran, delay_prop_s=np.broadcast_to(d[..., i_of, :][..., None, :, :], lead + (T, N, J)),
+        resource=share_resource(lam_tokens[..., None], alpha[..., None, k_of, :]),
+        delay_tran_s=tran, delay_prop_s=np.broadcast_to(d_n, lead + (T, N, J)),
         delay_proc_s=proc, delay_s=delay,
         rho=rho[..., k_of],
         price=c, carbon_usd_per_kwh=carbon_per_kwh(delta[..., None, :], theta), theta=theta,

@@ -390,3 +390,26 @@ def test_render_modes():
     rgb.reset(seed=0)
     frame = rgb.render()
     assert frame.ndim == 3 and frame.dtype == np.uint8
+
+
+def test_hybrid_v2_plays_v2_with_a_water_price():
+    from green_llm_env.hybrid_v2 import HYBRID_V2_FEATURES, WaterPriceLPV2
+
+    env = gym.make("green_llm_env:GreenLLM-hybrid-v2")
+    hybrid = env
+    while not isinstance(hybrid, WaterPriceLPV2):
+        hybrid = hybrid.env
+    obs, info = env.reset(seed=0)
+    assert obs.shape == (len(HYBRID_V2_FEATURES),) and "hour_water_price" in info
+    scen = env.unwrapped.scenario
+    res = _v2_oracle(scen, env.unwrapped)
+    env.reset(seed=0, options={"scenario": scen})
+    action = np.array([hybrid.action_of(max(res.water_dual, 1e-4))], np.float32)
+    total = 0.0
+    for _ in range(scen.T):
+        obs, _, term, _, step_info = env.step(action)
+        total += step_info["cost_weighted"] + step_info["penalty"]
+        assert set(step_info) == set(info)
+    assert term and 0.0 <= (total - res.objective) / res.objective < 0.02
+    with pytest.raises(ValueError, match="finite"):
+        hybrid.price([np.nan])

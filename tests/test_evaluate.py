@@ -160,7 +160,7 @@ def test_rerun_skips_finished_pairs_and_adds_new_policies(capsys, tmp_path):
 def test_summary_split_and_kinds(capsys, tmp_path):
     out = tmp_path / "s"
     rc, err = run_main(capsys, "--policies", "oracle,mpc:horizon=3,mpc_noisy,uniform", "--seeds", "1000-1001",
-                       "--gen-kwargs", "T:6", "--out", str(out), "--no-progress")
+                       "--gen-kwargs", "T:6", "--env", "GreenLLM-v1", "--out", str(out), "--no-progress")
     assert rc == 0, err
     text = (out / "summary.md").read_text()
     assert "| oracle (perfect foresight, full horizon) | oracle |" in text
@@ -263,3 +263,10 @@ def test_loader_specs_are_scored_as_learned_agents(capsys, tmp_path, monkeypatch
     text = (out / "summary.md").read_text()
     assert "| learned agents | fakeagent_a |" in text
     assert 'fakeagent_a plays with {"forecast_hours": 2}' in text
+
+
+def test_mpc_noisy_on_v2_is_refused_in_one_line(capsys, tmp_path):
+    """GreenLLM-v2's forecasts are exact: a policy that needs forecast noise is refused, naming it."""
+    rc, err = run_main(capsys, "--policies", "oracle,mpc_noisy", "--seeds", "1000", "--out", str(tmp_path / "n"),
+                       "--no-progress")
+    assert rc == 2 and "mpc_noisy" in err and "forecast_noise" in err and "Traceback" not in err

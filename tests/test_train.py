@@ -215,12 +215,12 @@ def test_bad_arguments_name_the_value(tmp_path):
 
 @pytest.mark.parametrize("env_key", ["GreenLLM-v1", "GreenLLM-hybrid-v1"])
 def test_v1_and_the_hybrid_train_and_evaluate(env_key, tmp_path):
-    """The default env (GreenLLM-v1, per-env vec: it has no native batched version) and the hybrid train from
-    hyperparams/ppo.yml's entries, and evaluate.py plays each run on the env it was trained on."""
+    """GreenLLM-v1 (per-env vec: it has no native batched version) and its hybrid train from hyperparams/ppo.yml's
+    entries, and evaluate.py plays each run on the env it was trained on."""
     cmd = [sys.executable, TRAIN, "--algo", "ppo", "-n", "192", "-f", str(tmp_path), "--seed", "0", "--n-envs", "2",
            "--eval-freq", "0", "--save-freq", "0", "--no-progress-bar", "-v", "0", "--hyperparams", "n_steps:48",
-           "batch_size:48", "n_epochs:1", "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2"] + (
-               [] if env_key == "GreenLLM-v1" else ["--env", env_key])
+           "batch_size:48", "n_epochs:1", "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2",
+           "--env", env_key]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = Path(_summary(proc.stdout)["run_dir"])
@@ -233,10 +233,31 @@ def test_v1_and_the_hybrid_train_and_evaluate(env_key, tmp_path):
     assert expert == ("oracle_plan" if env_key == "GreenLLM-v1" else "oracle_price")
     out = tmp_path / "eval"
     proc = subprocess.run([sys.executable, EVALUATE, "--policies", f"oracle,ppo={run}", "--seeds", "1000",
-                           "--out", str(out), "--no-plots", "--no-progress"], capture_output=True, text=True,
-                          timeout=300, cwd=ROOT, env=_env())
+                           "--env", "GreenLLM-v1", "--out", str(out), "--no-plots", "--no-progress"],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 3 and all(",nan" not in r for r in rows)
     policies = json.loads((out / "policies.json").read_text())
     assert policies["ppo"]["env"] == env_key and policies["oracle"]["env"] == "GreenLLM-v1"
+
+
+def test_the_default_trains_v2_natively_and_evaluates(tmp_path):
+    """``python train.py --algo ppo`` trains GreenLLM-v2 (the default) on its batched env, and evaluate.py scores
+    the run against v2's oracle."""
+    cmd = [sys.executable, TRAIN, "--algo", "ppo", "-n", "192", "-f", str(tmp_path), "--seed", "0", "--n-envs", "2",
+           "--eval-freq", "0", "--save-freq", "0", "--no-progress-bar", "-v", "0", "--hyperparams", "n_steps:48",
+           "batch_size:48", "n_epochs:1"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = Path(_summary(proc.stdout)["run_dir"])
+    assert run.name == "GreenLLM-v2_1" and (run / "GreenLLM-v2.zip").is_file() and "(native," in proc.stdout
+    out = tmp_path / "eval"
+    proc = subprocess.run([sys.executable, EVALUATE, "--policies", f"oracle,ppo={run}", "--seeds", "1000",
+                           "--out", str(out), "--no-plots", "--no-progress"], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT, env=_env())
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    policies = json.loads((out / "policies.json").read_text())
+    assert policies["ppo"]["env"] == "GreenLLM-v2" and policies["oracle"]["env"] == "GreenLLM-v2"
+    gaps = [float(r.split(",")[-1]) for r in (out / "results.csv").read_text().splitlines()[1:]]
+    assert abs(min(gaps)) < 1e-9 and max(gaps) > 0.0  # the oracle replays to round-off; the brief run does not
