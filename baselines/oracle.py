@@ -30,7 +30,7 @@ from green_llm_env import cost
 from green_llm_env.cli import CliError, OneLineParser, run_cli
 from green_llm_env.cost import Coefficients
 from green_llm_env.highs import PRIMAL_FEASIBILITY_TOL, silent_highs
-from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError
+from green_llm_env.scenario import ARRAY_FIELDS, Scenario, ScenarioFileError, extreme_field
 
 from .lp import LinearProgram, build_lp, objective_vector, pass_lp
 from .result import (OBJECTIVES, InfeasibleScenarioError, OracleResult, diagnose, infeasible_error,  # noqa: F401
@@ -92,7 +92,7 @@ class LPSolver:
                 f"of magnitude (scaled matrix entries {np.abs(lp.a_value[lp.a_value != 0]).min():.3g} .. "
                 f"{np.abs(lp.a_value).max():.3g}; HiGHS drops entries below 1e-9 and costs above 1e20)")
         if self.scenario is not None:
-            name, value = cost.extreme_field(self.scenario, tuple(ARRAY_FIELDS))
+            name, value = extreme_field(self.scenario, tuple(ARRAY_FIELDS))
             text += f"; the most extreme field is Scenario.{name} (an entry {name} = {value:g})"
         return text
 

@@ -14,14 +14,15 @@ Internally (i, k) is flattened to one axis of length ``N = I*K`` (row-major, ``n
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from . import kernels
-from .scenario import Scenario
+
+if TYPE_CHECKING:  # the cost model reads a Scenario's fields; it never imports the module at run time
+    from .scenario import Scenario
 
 __all__ = [
     "FAMILIES",
@@ -30,12 +31,11 @@ __all__ = [
     "Coefficients",
     "HourTables",
     "DEFAULT_WEIGHTS",
-    "check_derived",
     "check_weights",
     "coefficient_arrays",
     "coefficients",
-    "extreme_field",
     "delay_usd_per_share",
+    "derived_bounds",
     "evaluate",
     "facility_kw_per_share",
     "grid_price",
@@ -272,7 +272,7 @@ _ENERGY = ("lam", "tau_in", "h", "tau_out", "f")
 _DELAY = ("lam", "h", "f", "beta", "B", "d", "v")
 
 
-def _derived_bounds(c: Coefficients) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
+def derived_bounds(c: Coefficients) -> tuple[tuple[str, float, tuple[str, ...]], ...]:
     """(meaning, a bound on its sum over every (t, n, j), scenario fields it is made of) of each derived
     per-share quantity; the terms are >= 0, so a finite bound means every entry is finite."""
     it = float(c.it_kw.sum())
@@ -289,38 +289,6 @@ def _derived_bounds(c: Coefficients) -> tuple[tuple[str, float, tuple[str, ...]]
         ("grid $ per share (facility kW·(|c| + delta·theta))",
          fac * float(np.abs(c.price).max() + c.carbon_usd_per_kwh.max()), _ENERGY + ("PUE", "c", "delta", "theta")),
     )
-
-
-def extreme_field(s: Scenario, fields: Sequence[str]) -> tuple[str, float]:
-    """(name, entry) of the field among ``fields`` whose nonzero entry lies most orders of magnitude away from
-    the seeded generator's typical value of that field (the likely cause of an overflow)."""
-    from .generator import make_scenario
-
-    ref = make_scenario(0, I=1, J=1, K=1, T=1, R=1, water_fraction=None)
-    best = (fields[0], float(np.asarray(getattr(s, fields[0])).reshape(-1)[0]), -1.0)
-    for name in fields:
-        a = np.asarray(getattr(s, name), np.float64).reshape(-1)
-        a = a[a != 0]
-        if a.size:
-            typical = float(np.median(np.abs(getattr(ref, name)))) or 1.0
-            decades = np.abs(np.log10(np.abs(a)) - math.log10(typical))
-            q = int(np.argmax(decades))
-            if decades[q] > best[2]:
-                best = (name, float(a[q]), float(decades[q]))
-    return best[0], best[1]
-
-
-def check_derived(s: Scenario) -> None:
-    """``ValueError`` naming the scenario field to blame when a derived per-share quantity (`coefficients`:
-    energy, water, resources, delay, their $) is not finite, so that no overflow reaches a reward or the
-    solver. Called by `Scenario.validate`."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        bounds = _derived_bounds(coefficients(s))
-    for meaning, total, fields in bounds:
-        if not math.isfinite(total):
-            name, value = extreme_field(s, fields)
-            raise ValueError(f"Scenario.{name} must keep the derived {meaning} finite; got an entry {name} = "
-                             f"{value:g}, which makes it overflow")
 
 
 # ------------------------------------------------------------------------ the hourly kernel

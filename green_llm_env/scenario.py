@@ -12,11 +12,9 @@ The seeded generator lives in `green_llm_env.generator`. Command line::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
-import sys
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -265,8 +263,6 @@ class Scenario:
             raise ValueError(f"Scenario.start_hour must be an integer in 0..23; got {self.start_hour!r}")
         if not 0 <= self.start_hour <= 23:
             raise ValueError(f"Scenario.start_hour must be in 0..23; got {self.start_hour}")
-        from .cost import check_derived
-
         check_derived(self)
         return self
 
@@ -383,6 +379,8 @@ class Scenario:
 
 
 _SIZE_KEYS = ("I", "J", "K", "T", "R")
+SIZE_KEYS = _SIZE_KEYS
+"""The size names of the JSON schema (``sizes``), in order."""
 
 
 def _read_sizes(sizes: Any, source: str) -> dict[str, int]:
@@ -513,67 +511,48 @@ def carbon_from_traces(traces: str | Path, start: str, T: int, dc_names: tuple[s
     return window / 1000.0
 
 
-# ---------------------------------------------------------------------------------- CLI
-def _parse_sizes(text: str) -> tuple[int, int, int, int, int]:
-    parts = [p.strip() for p in str(text).split(",")]
-    if len(parts) != 5:
-        raise ValueError(f"--sizes must be five integers I,J,K,T,R (e.g. 9,9,5,24,3); got {text!r}")
-    for letter, part in zip(_SIZE_KEYS, parts):
-        if not (part.isdigit() and int(part) >= 1):
-            raise ValueError(f"--sizes: {letter} must be an integer >= 1; got {part!r} (I,J,K,T,R = {text!r})")
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+# ------------------------------------------------------------------- derived magnitudes
+_TYPICAL = {"lam": 500.0, "h": 80.0, "f": 100.0, "tau_in": 5.783186244089971e-06, "tau_out": 1.4118439382340681e-05,
+            "PUE": 1.3253080956801089, "c": 0.09835120752932622, "theta": 0.4173490287120308, "delta": 0.025,
+            "P_w": 1.0, "P_max": 4765.0, "WUE": 0.5878278103012795, "EWIF": 0.5315894611749433, "C": 47297.0,
+            "alpha": 0.0012707306101245458, "beta": 0.0035994237810747696, "B": 2472.1806087546147,
+            "d": 0.0019942662119965117, "v": 1.0341248829387262e-06, "rho": 8.333333333333334,
+            "Delta": 6.617973778935625}
+"""The seeded generator's typical magnitude of each field (the median |entry| of ``make_scenario(0, I=J=K=T=R=1,
+water_fraction=None)``, 1 where that is 0), written out so that this module does not import the generator."""
 
 
-def _body(argv: list[str] | None) -> int:
-    from .cli import CliError, OneLineParser, int_at_least
-
-    parser = OneLineParser(prog="python -m green_llm_env.scenario",
-                           description="Write a seeded synthetic scenario as JSON.")
-    parser.add_argument("--seed", type=int_at_least(0), default=0, help="generator seed (>= 0)")
-    parser.add_argument("--traces", help="folder holding carbon_intensity_2024_hourly_by_dc.csv")
-    parser.add_argument("--start", help="UTC start hour with --traces, e.g. 2024-06-01T00")
-    parser.add_argument("--sizes", default="9,9,5,24,3", help="I,J,K,T,R (default 9,9,5,24,3)")
-    parser.add_argument("--water-fraction", type=float, default=None,
-                        help="water budget as a fraction of the greedy plan's water use (default 0.95); a budget "
-                             "below the least water any plan needs is refused")
-    parser.add_argument("--out", required=True, help="output JSON file")
-    args = parser.parse_args(argv)
-    from . import cost
-    from .generator import DEFAULT_WATER_FRACTION, make_scenario, scenario_from_traces
-
-    fraction = DEFAULT_WATER_FRACTION if args.water_fraction is None else args.water_fraction
-    if not (math.isfinite(fraction) and fraction > 0):
-        raise CliError(f"--water-fraction must be a finite number > 0; got {args.water_fraction}")
-    if args.start and not args.traces:
-        raise CliError("--start needs --traces")
-    try:
-        I, J, K, T, R = _parse_sizes(args.sizes)
-        kw = dict(I=I, J=J, K=K, T=T, R=R, water_fraction=fraction)
-        if args.traces:
-            scen = scenario_from_traces(args.traces, args.start or "2024-01-01T00", args.seed, **kw)
-        else:
-            scen = make_scenario(args.seed, **kw)
-    except ValueError as exc:  # ScenarioFileError included
-        raise CliError(str(exc)) from None
-    least = cost.least_water_bound_l(cost.coefficients(scen))
-    if scen.Z < least:
-        raise CliError(f"--water-fraction {fraction:g} gives a water budget Z = {scen.Z:.1f} L, below the least "
-                       f"water any plan needs ({least:.1f} L): the scenario would be infeasible")
-    try:
-        scen.to_json(args.out)
-    except OSError as exc:
-        raise CliError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from None
-    s = scen.sizes
-    print(f"wrote {args.out}: I={s['I']} J={s['J']} K={s['K']} T={s['T']} R={s['R']}, Z={scen.Z:.1f} L")
-    return 0
+def extreme_field(s: Scenario, fields: tuple[str, ...] | list[str]) -> tuple[str, float]:
+    """(name, entry) of the field among ``fields`` whose nonzero entry lies most orders of magnitude away from
+    the seeded generator's typical value of that field (the likely cause of an overflow)."""
+    best = (fields[0], float(np.asarray(getattr(s, fields[0])).reshape(-1)[0]), -1.0)
+    for name in fields:
+        a = np.asarray(getattr(s, name), np.float64).reshape(-1)
+        a = a[a != 0]
+        if a.size:
+            decades = np.abs(np.log10(np.abs(a)) - math.log10(_TYPICAL.get(name, 1.0)))
+            q = int(np.argmax(decades))
+            if decades[q] > best[2]:
+                best = (name, float(a[q]), float(decades[q]))
+    return best[0], best[1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
-    from .cli import run_cli
+def check_derived(s: Scenario) -> None:
+    """``ValueError`` naming the scenario field to blame when a derived per-share quantity (energy, water,
+    resources, delay, their $: `green_llm_env.cost.derived_bounds`) is not finite, so that no overflow reaches
+    a reward or the solver. Called by `Scenario.validate`."""
+    from .cost import coefficients, derived_bounds
 
-    return run_cli("python -m green_llm_env.scenario", _body, argv)
+    with np.errstate(over="ignore", invalid="ignore"):
+        bounds = derived_bounds(coefficients(s))
+    for meaning, total, fields in bounds:
+        if not math.isfinite(total):
+            name, value = extreme_field(s, fields)
+            raise ValueError(f"Scenario.{name} must keep the derived {meaning} finite; got an entry {name} = "
+                             f"{value:g}, which makes it overflow")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m green_llm_env.scenario: the command line lives in green_llm_env.scenario_cli
+    import runpy
+
+    runpy.run_module("green_llm_env.scenario_cli", run_name="__main__")

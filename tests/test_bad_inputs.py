@@ -126,7 +126,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
 # Tool -> (module run by the driver, fixed leading arguments that keep a case from doing real work).
 TOOLS = {
     ORACLE: ("baselines.oracle", []),
-    SCEN: ("green_llm_env.scenario", []),
+    SCEN: ("green_llm_env.scenario_cli", []),  # python -m green_llm_env.scenario runs it (tested below)
     EVAL: ("evaluate", ["--seeds", "1", "--gen-kwargs", "T:2", "--out", "{tmp}/eval", "--no-progress",
                         "--no-plots"]),
     TRAIN: ("train", ["-f", "{tmp}/logs", "-n", "64", "--no-progress-bar", "--eval-freq", "0"]),
