@@ -29,7 +29,8 @@ __all__ = ["WATER_PRICE_FACTOR", "cost_scale_usd", "price_of_scale", "share_cost
 WATER_PRICE_FACTOR = 6.0
 """μ_w · Z in units of the scenario's cost scale. Measured on `make_scenario` seeds 0-199 and 24 trace windows of
 2024 (equal weights): the water dual λ* of the budget satisfies λ*·Z <= 2.80 cost scales (median 0.17; at most
-47% of μ_w), so the elastic row stays unused there; a relative overrun ε of the budget costs 6·ε cost scales."""
+47% of μ_w); on the v2 generator's seeds 1000-1099 λ* <= 50% of μ_w. The elastic row stays unused there; a
+relative overrun ε of the budget costs 6·ε cost scales."""
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
