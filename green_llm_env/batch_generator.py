@@ -34,9 +34,13 @@ import numba as nb
 import numpy as np
 
 from . import cost, kernels
-from .generator import (_ALPHA_RANGE, _BASE_PRICE, _CARBON_FACTOR, _DC_NAMES, _DC_XY, _DELTA_BASE_S, _J_PER_KWH,
-                        _POPULATION, _QUERY_TYPES, _RHO_SHAPE, _THETA_MEAN, _TOKENS_IN, _TOKENS_OUT, _TYPE_FACTOR,
-                        _V_BASE_US, _cycle, _tou_factor, _usage_shape, DEFAULT_WATER_FRACTION, greedy_plan)
+from .reference_day import (ALPHA_RANGE as _ALPHA_RANGE, BASE_PRICE as _BASE_PRICE, CARBON_FACTOR as _CARBON_FACTOR,
+                            DC_NAMES as _DC_NAMES, DC_XY as _DC_XY, DELTA_BASE_S as _DELTA_BASE_S,
+                            J_PER_KWH as _J_PER_KWH, POPULATION as _POPULATION, QUERY_TYPES as _QUERY_TYPES,
+                            RHO_SHAPE as _RHO_SHAPE, THETA_MEAN as _THETA_MEAN, TOKENS_IN as _TOKENS_IN,
+                            TOKENS_OUT as _TOKENS_OUT, TYPE_FACTOR as _TYPE_FACTOR, V_BASE_US as _V_BASE_US,
+                            cycle as _cycle, tou_factor as _tou_factor, usage_shape as _usage_shape)
+from .generator import DEFAULT_WATER_FRACTION, greedy_plan
 from .scenario import Scenario
 
 __all__ = ["GENERATOR_NAME", "NO_WATER_BUDGET_L", "ScenarioBatch", "draw_batch", "warm_up"]

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from . import cost
-from .scenario import Scenario, _parse_start, carbon_from_traces
+from .reference_day import (ALPHA_RANGE as _ALPHA_RANGE, BASE_PRICE as _BASE_PRICE,  # noqa: F401
+                            CARBON_FACTOR as _CARBON_FACTOR, DC_NAMES as _DC_NAMES, DC_XY as _DC_XY,
+                            DELTA_BASE_S as _DELTA_BASE_S, J_PER_KWH as _J_PER_KWH, POPULATION as _POPULATION,
+                            QUERY_TYPES as _QUERY_TYPES, RHO_SHAPE as _RHO_SHAPE, THETA_MEAN as _THETA_MEAN,
+                            TOKENS_IN as _TOKENS_IN, TOKENS_OUT as _TOKENS_OUT, TYPE_FACTOR as _TYPE_FACTOR,
+                            V_BASE_US as _V_BASE_US, cycle as _cycle, tou_factor as _tou_factor,
+                            usage_shape as _usage_shape)
+from .scenario import Scenario, carbon_from_traces, parse_start
 
 __all__ = ["DEFAULT_WATER_FRACTION", "greedy_plan", "make_scenario", "scenario_from_traces"]
 
@@ -27,41 +34,6 @@ def greedy_plan(scenario: Scenario, weights=cost.DEFAULT_WEIGHTS) -> np.ndarray:
     plan = np.zeros(per_share.shape)
     np.put_along_axis(plan, best[..., None], 1.0, axis=-1)
     return plan.reshape(coef.T, coef.I, coef.K, coef.J)
-
-
-# Reference-day facts (MODEL.md section 8), DC order of dc_locations.csv; longer axes cycle through them.
-_DC_NAMES = ("us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2",
-             "us-west3", "us-west4")
-_QUERY_TYPES = ("chat", "summarization", "math", "code", "image")
-_THETA_MEAN = np.array([0.419, 0.197, 0.311, 0.834, 0.192, 0.169, 0.269, 0.534, 0.420])
-_BASE_PRICE = np.array([11.5, 13.8, 15.2, 14.5, 12.8, 11.0, 22.5, 12.5, 13.2]) / 100.0
-_CARBON_FACTOR = np.array([0.5, 0.2, 0.6, 0.6, 0.2, 0.4, 0.9, 0.25, 0.3])
-_POPULATION = np.array([0.62, 0.78, 1.05, 0.86, 1.52, 0.51, 1.69, 0.24, 0.70])  # LA (6) and Dallas (4) largest
-# Rough map positions of the nine metros (x, y in ms of one-way delay), for distance-based network delay.
-_DC_XY = np.array([[0.0, 0.0], [30.0, -14.0], [33.0, -4.0], [20.0, -2.0], [-4.0, -24.0], [-52.0, 20.0],
-                   [-50.0, -12.0], [-34.0, -2.0], [-42.0, -10.0]])
-_TOKENS_IN = np.array([80.0, 500.0, 50.0, 40.0, 30.0])
-_TOKENS_OUT = np.array([100.0, 300.0, 100.0, 500.0, 10.0])
-_TYPE_FACTOR = np.array([2.0, 1.8, 1.5, 1.2, 0.5])
-_V_BASE_US = np.array([1.0, 1.5, 20.0, 20.0, 50.0])
-_DELTA_BASE_S = np.array([5.0, 10.0, 15.0, 20.0, 30.0])
-_RHO_SHAPE = np.array([10.0, 12.0, 6.0, 4.0, 1.5])
-_ALPHA_RANGE = np.array([[0.001, 0.0015], [0.0015, 0.0025], [0.01, 0.015]])
-_J_PER_KWH = 3.6e6
-
-
-def _cycle(base: np.ndarray, n: int) -> np.ndarray:
-    return base[np.arange(n) % len(base)]
-
-
-def _usage_shape(hour: np.ndarray) -> np.ndarray:
-    """24-h demand shape: about 0.15 at night, 1.0 at noon."""
-    return 0.15 + 0.85 * np.exp(-0.5 * ((hour - 12.5) / 3.6) ** 2)
-
-
-def _tou_factor(hour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    lo = np.where((hour >= 14) & (hour <= 20), 1.8, np.where(((hour >= 8) & (hour <= 13)) | (hour == 21), 1.2, 0.7))
-    return lo + rng.uniform(0.0, 0.2, size=hour.shape)
 
 
 def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int = 24, R: int = 3,
@@ -173,7 +145,7 @@ def scenario_from_traces(traces: str | Path, start: str, seed: int = 0, **kwargs
     T = int(kwargs.get("T", 24))
     if J > len(_DC_NAMES):
         raise ValueError(f"traces cover {len(_DC_NAMES)} DCs; got J = {J}")
-    t0 = _parse_start(start)
+    t0 = parse_start(start)
     theta = carbon_from_traces(traces, start, T, _DC_NAMES[:J])
     hour = int(str(t0)[11:13])
     kwargs.setdefault("start_hour", hour)

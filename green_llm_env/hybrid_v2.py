@@ -33,16 +33,19 @@ HYBRID_V2_FEATURES = (tuple(g[0] for g in GLOBAL_FEATURES) + tuple(f"log_water_a
                       + ("log_cost", "last_action"))
 
 
-class WaterPriceLPV2(gym.Wrapper):
-    """The hybrid agent's environment on GreenLLM-v2 (see the module docstring).
+class WaterPriceLPV2(gym.Env):
+    """The hybrid agent's environment on GreenLLM-v2 (see the module docstring): an env of its own that holds a
+    GreenLLM-v2 env (``self.env``), so that it is its own ``unwrapped`` (what the env checkers inspect).
 
     Args:
         env: a GreenLLM-v2 env (``action_mode="project"``).
         price_range: (lo, hi) $/L, 0 < lo < hi.
     """
 
+    metadata = {"render_modes": []}
+
     def __init__(self, env: gym.Env, price_range: tuple[float, float] = DEFAULT_PRICE_RANGE) -> None:
-        super().__init__(env)
+        self.env = env
         base = env.unwrapped
         if not hasattr(base, "core") or not hasattr(base, "layout"):
             raise ValueError(f"WaterPriceLPV2 needs GreenLLM-v2 (green_llm_env.env_v2.GreenLLMEnvV2); got "
@@ -116,8 +119,20 @@ class WaterPriceLPV2(gym.Wrapper):
         out[-1] = self._last_action
         return out
 
-    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
+    @property
+    def base(self) -> Any:
+        """The GreenLLM-v2 env played (its ``scenario``, ``coef``, ``t``, ``water_left_l``, ... for policies)."""
+        return self.env.unwrapped
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "env":
+            raise AttributeError(name)
+        return getattr(self.env.unwrapped, name)  # scenario, coef, weights, t, water_left_l, horizon, forecast
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        obs, info = self.env.reset(seed=seed, options=options)
         self._lp = None  # a fresh solver per episode: warm starts then follow from the seed and actions alone
         self._last_action = 0.0
         info["hour_water_price"] = np.float64(0.0)

@@ -455,7 +455,7 @@ def scale(scenario: Scenario, *, theta: float = 1.0, P_w: float = 1.0, tau: floa
 CARBON_TRACE_FILE = "carbon_intensity_2024_hourly_by_dc.csv"
 
 
-def _parse_start(start: str) -> "np.datetime64":
+def parse_start(start: str) -> "np.datetime64":
     """A whole UTC hour (``2024-06-01T00``, ``2024-06-01T00:00``, ``...:00:00Z``) as datetime64[h]; minutes
     or seconds other than 0 are refused rather than dropped."""
     text = str(start).strip().rstrip("Z")
@@ -493,7 +493,7 @@ def carbon_from_traces(traces: str | Path, start: str, T: int, dc_names: tuple[s
     if missing:
         raise ScenarioFileError(f"{path}: missing column(s) {missing} (DC names of the scenario)")
     stamps = pd.to_datetime(frame["timestamp_utc"], utc=True).dt.tz_localize(None).to_numpy("datetime64[h]")
-    t0 = _parse_start(start)
+    t0 = parse_start(start)
     hits = np.nonzero(stamps == t0)[0]
     if hits.size == 0:
         raise ScenarioFileError(

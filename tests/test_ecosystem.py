@@ -234,3 +234,32 @@ def test_optimize_is_handed_to_rl_zoo():
     for flag, value in (("--n-trials", "3"), ("--storage", "sqlite:///s.db"), ("--study-name", "s"), ("-n", "256"),
                         ("-params", "n_envs:1")):
         assert cmd[cmd.index(flag) + 1] == value
+
+
+@pytest.mark.slow
+def test_torchrl_reads_greenllm_v2(tmp_path):
+    """TorchRL on GreenLLM-v2 as it is (no flat view needed): GymEnv with num_envs=4 rolls out, and its documented
+    info readers (default_info_dict_reader, auto_register_info_dict) read v2's fixed numpy-scalar info."""
+    pytest.importorskip("torchrl")
+    script = tmp_path / "t2.py"
+    script.write_text(
+        "import torch\n"
+        "from torchrl.envs import GymEnv\n"
+        "from torchrl.envs.gym_like import default_info_dict_reader\n"
+        "if __name__ == '__main__':\n"
+        "    e = GymEnv('green_llm_env:GreenLLM-v2', num_envs=4)\n"
+        "    td = e.rollout(30, break_when_any_done=False)\n"
+        "    assert tuple(td.batch_size) == (4, 30), td.batch_size\n"
+        "    e.close()\n"
+        "    e = GymEnv('green_llm_env:GreenLLM-v2')\n"
+        "    e.set_info_dict_reader(default_info_dict_reader(['cost_weighted', 'penalty', 'water_left_l']))\n"
+        "    td = e.rollout(30, break_when_any_done=False)\n"
+        "    assert td['next', 'cost_weighted'].shape[0] == 30 and td['next', 'penalty'].dtype == torch.float64\n"
+        "    e = GymEnv('green_llm_env:GreenLLM-v2')\n"
+        "    e.auto_register_info_dict()\n"
+        "    td = e.rollout(5)\n"
+        "    assert ('next', 'episode_penalty') in td.keys(True) and ('next', 'scenario_seed') in td.keys(True)\n"
+        "    print('ok')\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]

@@ -237,14 +237,19 @@ def test_info_keys_are_fixed_and_numpy_scalars():
 
 
 def test_both_env_checkers_give_no_warning():
+    """GreenLLM-v2 and GreenLLM-hybrid-v2. (GreenLLM-mo-v2's vector reward draws both checkers' scalar-reward
+    warning by design, as every MO-Gymnasium env does; MO-Gymnasium's wrappers are run on it below.)"""
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
+    hybrid = (gym.make("green_llm_env:GreenLLM-hybrid-v2").unwrapped, gym.make("green_llm_env:GreenLLM-hybrid-v2").unwrapped)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         check_env(gym.make(ID).unwrapped)
         sb3_check_env(gym.make(ID).unwrapped)
         check_env(gym.make(ID, forecast_hours=4, action_mode="softmax").unwrapped)
+        check_env(hybrid[0])
+        sb3_check_env(hybrid[1])
     assert not caught, [str(w.message) for w in caught]
 
 
