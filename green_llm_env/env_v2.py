@@ -262,15 +262,14 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
         else:  # the next PREFETCH episodes' scenarios drawn now, their tables built in one batch (same draws)
             if not self._queue:
                 self._queue.extend(self.source.draw(self.np_random, None) for _ in range(PREFETCH))
-                self.source.tables(list(self._queue))
+                self.source.prepare(list(self._queue))
             key = self._queue.popleft()
         tables, which = self.source.tables([key])
         idx = np.zeros(1, np.int64)
         self.core.load(idx, tables, which, [key])
         self._ready = True
         self._last = None
-        info = self.core.info_row(self.core.reset_info(idx), 0)
-        return self.core.observe()[0], info
+        return self.core.observe()[0], self.core.reset_info_one()
 
     def step(self, action: Any) -> tuple[np.ndarray, Any, bool, bool, dict[str, Any]]:
         if not self._ready:

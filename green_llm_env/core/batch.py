@@ -37,6 +37,8 @@ _INT_KEYS = ("t", "scenario_seed")
 
 _VIOLATION_KEYS = tuple(f"violation_{f}" for f in cost.FAMILIES)
 _NO_ACTION = np.zeros((1, 1, 1))
+_ZERO_INFO = {k: (np.int64(-1) if k == "t" else np.int64(0) if k == "scenario_seed" else np.float64(0.0))
+              for k in INFO_KEYS}
 _ROW_KEYS = _NUMBER_KEYS + _VIOLATION_KEYS + ("projection_distance", "repair_distance")
 """The info keys held in a row of the core's step buffer, in its column order."""
 
@@ -122,7 +124,7 @@ class BatchCore:
                              f"does not fit envs built for {(T, self.I, self.K, self.J, self.R)}")
         idx = np.asarray(idx, np.int64)
         which = np.asarray(which, np.int64)
-        if idx.size == self.num_envs and idx.size > 8 and np.array_equal(idx, np.arange(self.num_envs)):
+        if idx.size == self.num_envs and np.array_equal(idx, np.arange(self.num_envs)):
             S = len(tables)
             for name in self._TABLES:
                 src = getattr(tables, name)
@@ -174,6 +176,14 @@ class BatchCore:
         """The arrays the compiled step reads and advances in place, in its argument order."""
         self._tables_args = (self.flat, self.xref, self.ref_delay, self.ref_use, self.ref_fac, self.pen, self.lam,
                              self.delta, self.budget, self.price_w, self.start, self.slot, self.t, self.water, self.ep)
+
+    def reset_info_one(self) -> dict[str, Any]:
+        """Env 0's reset info as numpy scalars (the values of `reset_info`)."""
+        info = dict(_ZERO_INFO)
+        info["water_left_l"] = self.water[0]
+        info["water_price"] = self.price_w[self.slot[0]]
+        info["scenario_seed"] = self.seed[0]
+        return info
 
     def reset_info(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """The info of envs ``idx`` just reset (step quantities 0)."""

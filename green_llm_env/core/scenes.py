@@ -141,6 +141,12 @@ class ScenarioSource:
         parts = [have[k] for k in distinct]
         return (parts[0] if len(parts) == 1 else _stack(parts)), index
 
+    def prepare(self, keys: list[Hashable]) -> None:
+        """Build (in one batch) and cache the tables of the keys not cached yet (what the next episodes play)."""
+        fresh = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        if fresh:
+            self.tables(fresh)
+
     def _build(self, keys: list[Hashable]) -> SceneTables:
         cfg = self.config
         seeds = np.array([self.seed_of(k) for k in keys], np.int64)

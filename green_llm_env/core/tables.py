@@ -82,11 +82,13 @@ def build_tables(flat: np.ndarray, lam: np.ndarray, delta: np.ndarray, water_bud
     N = I * K
     S = flat.shape[0]
     W = kernels.layout(R, N, J)[-1]
+    flat = np.asarray(flat)
+    flat = flat if flat.flags.writeable else np.array(flat)  # the compiled step takes writable arrays
     hour = cost.HourTables(np.ascontiguousarray(flat, np.float64).reshape(S * T, W), R, N, J)
     x, slack = interior_reference(hour, threads)
     rows = np.arange(S * T)
     _, _, use, fac, _, delay, _ = cost.hour_terms(hour, x, rows=rows)
-    Z = np.asarray(water_budget_l, np.float64).reshape(S)
+    Z = np.array(water_budget_l, np.float64).reshape(S)  # copies: the envs' compiled step takes writable arrays
     share = np.empty((S * T, 5))
     share_cost_rows(hour.flat, R, N, J, share)
     mu_w = price_of_scale(share[:, 0].reshape(S, T).sum(axis=1), Z, water_price_factor)
@@ -104,9 +106,9 @@ def build_tables(flat: np.ndarray, lam: np.ndarray, delta: np.ndarray, water_bud
         T=T, I=I, K=K, J=J, R=R, weights=tuple(float(w) for w in weights),
         flat=hour.flat.reshape(S, T, W), xref=x.reshape(S, T, N, J), ref_slack=slack.reshape(S, T),
         ref_delay=delay.reshape(S, T, N), ref_use=use.reshape(S, T, R + 1, J), ref_fac=fac.reshape(S, T, J),
-        pen=pen.reshape(S, T, 10), lam=np.ascontiguousarray(lam, np.float64).reshape(S, T, N),
-        delta=np.ascontiguousarray(delta, np.float64).reshape(S, J), water_budget_l=Z, water_price=mu_w,
-        start_hour=np.asarray(start_hour, np.int64).reshape(S), seed=np.asarray(seed, np.int64).reshape(S))
+        pen=pen.reshape(S, T, 10), lam=np.array(lam, np.float64).reshape(S, T, N),
+        delta=np.array(delta, np.float64).reshape(S, J), water_budget_l=Z, water_price=mu_w,
+        start_hour=np.array(start_hour, np.int64).reshape(S), seed=np.array(seed, np.int64).reshape(S))
 
 
 def tables_from_scenarios(scenarios: Sequence[Scenario], weights: Sequence[float],
