@@ -7,7 +7,8 @@ batch generator, drawn 32 seeds ahead) and with a pool; the batched env (``gymna
 vectorization_mode="vector_entry_point", threads=<cores>)``) x ``num_envs`` with fresh scenarios (two whole
 episodes: every sub-env resets, all new scenarios of a step drawn in one batch) and with a pool; and SB3 PPO
 (MlpPolicy, 8 envs, n_steps 256, batch 64, 10 epochs, torch on one thread) on ``SB3VecEnvV2`` beside the same
-PPO on CartPole-v1 (SB3's DummyVecEnv), env-steps/s of ``model.learn`` after one warm-up rollout.
+PPO on CartPole-v1 (SB3's DummyVecEnv) and on an env that does nothing but has v2's spaces (what the network
+alone costs), env-steps/s of ``model.learn`` after one warm-up rollout.
 
 Single env: ``gymnasium.make`` (TimeLimit, OrderEnforcing, PassiveEnvChecker wrappers), random actions drawn
 beforehand with ``action_space.sample()`` (a bank of 1024, cycled; CartPole made and driven the same way),
@@ -82,6 +83,28 @@ def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, env_id: st
     for k in range(steps):
         envs.step(bank[k & 3])
     return num_envs * steps / (time.perf_counter() - t0)
+
+
+class TrivialSameSpaces(gym.Env):
+    """An env that does nothing, with GreenLLM-v2's spaces (Box(3076) observation, Box(405) action, 24 steps): what
+    SB3's PPO costs on spaces of that size alone."""
+
+    def __init__(self) -> None:
+        from gymnasium import spaces
+
+        self.observation_space = spaces.Box(-1000.0, 1000.0, (3076,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (405,), np.float32)
+        self._obs = np.zeros(3076, np.float32)
+        self._t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._t = 0
+        return self._obs.copy(), {}
+
+    def step(self, action):
+        self._t += 1
+        return self._obs.copy(), 0.0, self._t >= 24, False, {}
 
 
 def ppo_steps_per_s(make_env, steps: int, seed: int = 0) -> float:
@@ -159,10 +182,13 @@ def main() -> None:
         res["ppo_cartpole_env_steps_per_s"] = ppo_steps_per_s(lambda: make_vec_env("CartPole-v1", n_envs=8, seed=0),
                                                               args.ppo_steps)
         res["ppo_v2_env_steps_per_s"] = ppo_steps_per_s(lambda: SB3VecEnvV2(num_envs=8), args.ppo_steps)
+        res["ppo_trivial_same_spaces_env_steps_per_s"] = ppo_steps_per_s(
+            lambda: make_vec_env(TrivialSameSpaces, n_envs=8, seed=0), args.ppo_steps)
         print(f"SB3 PPO MlpPolicy x8, CartPole-v1     {res['ppo_cartpole_env_steps_per_s']:>12,.0f} env-steps/s\n"
               f"SB3 PPO MlpPolicy x8, GreenLLM-v2     {res['ppo_v2_env_steps_per_s']:>12,.0f} env-steps/s "
-              f"({res['ppo_v2_env_steps_per_s'] / res['ppo_cartpole_env_steps_per_s']:.0%} of CartPole's)",
-              flush=True)
+              f"({res['ppo_v2_env_steps_per_s'] / res['ppo_cartpole_env_steps_per_s']:.0%} of CartPole's)\n"
+              f"SB3 PPO MlpPolicy x8, a trivial env with v2's spaces "
+              f"{res['ppo_trivial_same_spaces_env_steps_per_s']:>6,.0f} env-steps/s (the network's share)", flush=True)
     for name, kw in (("pinned", {"scenario": make_scenario(0)}), ("pool", {"scenario_pool": args.pool}),
                      ("fresh", {})):
         v = single_steps_per_s(gym.make(ENV_ID, **kw), args.steps if name != "fresh" else args.steps // 4,
