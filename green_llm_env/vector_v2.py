@@ -186,9 +186,9 @@ def __getattr__(name: str) -> Any:
 
 
 def _make_sb3_class() -> type:
-    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+    from .sb3_vec import batched_vec_env_base
 
-    class SB3VecEnvV2(VecEnv):
+    class SB3VecEnvV2(batched_vec_env_base()):
         """Stable-Baselines3 ``VecEnv`` over `GreenLLMVectorEnvV2` (SB3 semantics: auto-reset in the same step).
 
         ``SB3VecEnvV2(num_envs=8, **env_kwargs)`` builds the batched env; ``SB3VecEnvV2(venv=...)`` wraps one.
@@ -202,20 +202,7 @@ def _make_sb3_class() -> type:
                 venv = GreenLLMVectorEnvV2(num_envs=num_envs, **env_kwargs)
             elif env_kwargs:
                 raise ValueError(f"pass either venv or env kwargs; got both (kwargs {sorted(env_kwargs)})")
-            self.venv = venv
-            super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
-            self._actions: np.ndarray | None = None
-
-        def reset(self) -> np.ndarray:
-            seeds = [None if s is None else int(s) for s in self._seeds]
-            opts = self._options[0] if self._options and all(o == self._options[0] for o in self._options) else {}
-            obs, _ = self.venv.reset(seed=seeds, options=opts or None)
-            self._reset_seeds()
-            self._reset_options()
-            return obs
-
-        def step_async(self, actions: np.ndarray) -> None:
-            self._actions = actions
+            super().__init__(venv)
 
         def step_wait(self):
             obs, rewards, terminated, truncated, infos = self.venv.step(self._actions)
@@ -230,9 +217,6 @@ def _make_sb3_class() -> type:
                 obs = obs.copy()
                 obs[idx] = self.venv.reset_envs(idx)
             return obs, rewards.astype(np.float32), done, out_infos
-
-        def close(self) -> None:
-            self.venv.close()
 
         def get_attr(self, attr_name: str, indices=None) -> list[Any]:
             """``t``, ``water_left_l`` and ``scenario`` per sub-env; any other attribute of the batched env."""
@@ -249,9 +233,6 @@ def _make_sb3_class() -> type:
 
         def env_method(self, method_name: str, *method_args, indices=None, **method_kwargs) -> list[Any]:
             return [getattr(self.venv, method_name)(*method_args, **method_kwargs) for _ in self._get_indices(indices)]
-
-        def env_is_wrapped(self, wrapper_class, indices=None) -> list[bool]:
-            return [False for _ in self._get_indices(indices)]
 
     SB3VecEnvV2.__module__ = __name__
     SB3VecEnvV2.__qualname__ = "SB3VecEnvV2"
