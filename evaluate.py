@@ -10,7 +10,7 @@ Usage::
 
 Each seed is one scenario, pinned with ``env.reset(options={"scenario": s})`` so every policy sees the same
 one: on GreenLLM-v2 (``--env``) the v2 generator's scenario of that seed
-(``green_llm_env.batch_generator.draw_batch([seed], **gen_kwargs).scenario(0)``), on v0/v1
+(``green_llm_env.batch_generator.scenario_of_seed(seed, **gen_kwargs)``), on v0/v1
 ``make_scenario(seed, **gen_kwargs)``, with ``--traces`` ``scenario_from_traces(traces, start, seed,
 **gen_kwargs)``. Its oracle objective is ``baselines.solve(s, weights).objective`` for policies playing v0/v1,
 and ``baselines.solve(s, weights, water_price=μ_w).objective`` (the water budget at v2's price per litre beyond
@@ -238,9 +238,9 @@ def make_scenario_for(cfg: Config, seed: int):
     if cfg.traces:
         return scenario_from_traces(cfg.traces, cfg.start, seed=seed, **cfg.gen_kwargs)
     if is_v2(cfg.env):
-        from green_llm_env.batch_generator import draw_batch
+        from green_llm_env.batch_generator import scenario_of_seed
 
-        return draw_batch(np.array([seed], np.int64), **cfg.gen_kwargs).scenario(0)
+        return scenario_of_seed(seed, **cfg.gen_kwargs)
     return make_scenario(seed, **cfg.gen_kwargs)
 
 

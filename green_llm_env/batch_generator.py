@@ -28,22 +28,23 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numba as nb
 import numpy as np
 
 from . import cost, kernels
 from .reference_day import (ALPHA_RANGE as _ALPHA_RANGE, BASE_PRICE as _BASE_PRICE, CARBON_FACTOR as _CARBON_FACTOR,
-                            DC_NAMES as _DC_NAMES, DC_XY as _DC_XY, DELTA_BASE_S as _DELTA_BASE_S,
-                            J_PER_KWH as _J_PER_KWH, POPULATION as _POPULATION, QUERY_TYPES as _QUERY_TYPES,
+                            DC_XY as _DC_XY, DELTA_BASE_S as _DELTA_BASE_S,
+                            J_PER_KWH as _J_PER_KWH, POPULATION as _POPULATION,
                             RHO_SHAPE as _RHO_SHAPE, THETA_MEAN as _THETA_MEAN, TOKENS_IN as _TOKENS_IN,
                             TOKENS_OUT as _TOKENS_OUT, TYPE_FACTOR as _TYPE_FACTOR, V_BASE_US as _V_BASE_US,
-                            cycle as _cycle, tou_factor as _tou_factor, usage_shape as _usage_shape)
+                            cycle as _cycle, dc_names, query_types, tou_factor as _tou_factor,
+                            usage_shape as _usage_shape)
 from .generator import DEFAULT_WATER_FRACTION, greedy_plan
 from .scenario import Scenario
 
-__all__ = ["GENERATOR_NAME", "NO_WATER_BUDGET_L", "ScenarioBatch", "draw_batch", "warm_up"]
+__all__ = ["GENERATOR_NAME", "NO_WATER_BUDGET_L", "ScenarioBatch", "draw_batch", "scenario_of_seed", "warm_up"]
 
 GENERATOR_NAME = "green-llm-env v2 batch generator"
 """Named in every `ScenarioBatch.scenario`'s description."""
@@ -410,11 +411,9 @@ class ScenarioBatch:
         """Scenario ``b`` (an index into the batch, negative counting from the end) as a validated `Scenario`,
         named as `make_scenario` names its axes."""
         b = range(len(self))[b]
-        J, K = self.sizes["J"], self.sizes["K"]
-        arrays = {name: getattr(self, "bandwidth" if name == "B" else name)[b] for name in cost.COEFFICIENT_INPUTS}
-        return Scenario(**arrays, Z=float(self.Z[b]),
-                        dc_names=tuple(_DC_NAMES[j] if j < 9 else f"dc{j}" for j in range(J)),
-                        query_types=tuple(_QUERY_TYPES[k] if k < 5 else f"type{k}" for k in range(K)),
+        arrays = {name: value[b] for name, value in self._inputs().items()}
+        return Scenario(**arrays, Z=float(self.Z[b]), dc_names=dc_names(self.sizes["J"]),
+                        query_types=query_types(self.sizes["K"]),
                         start_hour=int(self.start_hour),
                         description=f"{GENERATOR_NAME} scenario, seed {int(self.seeds[b])}")
 
@@ -579,6 +578,12 @@ def draw_batch(seeds, *, I: int = 9, J: int = 9, K: int = 5, T: int = 24, R: int
 
 
 @functools.lru_cache(maxsize=64)
+def scenario_of_seed(seed: int, **kwargs: Any) -> Scenario:
+    """The v2 generator's scenario of one seed (``draw_batch([seed], **kwargs).scenario(0)``): what GreenLLM-v2
+    plays for ``scenario_seed`` and what ``evaluate.py`` scores it on."""
+    return draw_batch(np.array([seed], np.int64), **kwargs).scenario(0)
+
+
 def _layout(B: int, I: int, J: int, K: int, T: int, R: int) -> tuple[int, tuple[tuple[str, int, int, tuple], ...]]:
     """(total length, (name, start, stop, shape) of each array of the batch) in one buffer."""
     shapes = {"lam": (B, T, I, K), "h": (B, K), "f": (B, K), "tau_in": (B, K), "tau_out": (B, K), "PUE": (B, J),

@@ -16,22 +16,15 @@ def warm_up() -> float:
     """Compile every kernel (v0/v1's `green_llm_env.kernels`, v2's core and its batch generator); returns the
     seconds it took."""
     from . import kernels
-    from .batch_generator import draw_batch, warm_up as warm_generator
-    from .core import kernels as core_kernels
-    from .core.tables import build_tables
-
-    t0 = time.perf_counter()
-    kernels.warm_up()
-    core_kernels.warm_up()
-    warm_generator()
-    batch = draw_batch(np.arange(2, dtype=np.int64), I=2, J=3, K=2, T=2, R=1)
-    for threads in (1, 2):
-        build_tables(batch.hour_flat((1 / 3, 1 / 3, 1 / 3)), batch.lam_flat(), batch.delta, batch.Z, np.zeros(2),
-                     np.arange(2), (2, 2, 2, 3, 1), (1 / 3, 1 / 3, 1 / 3), threads=threads)
-    # the envs themselves, so that every argument layout they pass is compiled (small sizes: same types)
+    from .batch_generator import warm_up as warm_generator
     from .env_v2 import GreenLLMEnvV2
     from .vector_v2 import GreenLLMVectorEnvV2
 
+    t0 = time.perf_counter()
+    kernels.warm_up()
+    warm_generator()
+    # v2's core through the envs themselves, so that exactly the argument layouts they pass are compiled (the
+    # step, the observation after resets, the tables' kernels on 1 and 2 threads; small sizes: the same types)
     small = {"I": 2, "J": 3, "K": 2, "T": 3, "R": 1}
     for mode in ("project", "softmax"):
         env = GreenLLMEnvV2(generator_kwargs=small, action_mode=mode, forecast_hours=1)

@@ -11,7 +11,6 @@ import numpy as np
 from gymnasium import spaces
 
 from . import cost
-from .actions import box_action
 from .core.batch import BatchCore
 from .core.config import DEFAULT_REWARD_SCALE, EnvConfig
 from .core.scenes import ScenarioSource
@@ -20,8 +19,6 @@ from .scenario import Scenario
 
 __all__ = ["GreenLLMEnvV2", "OBJECTIVES", "make_config", "make_mo_env"]
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_STEPPED = {"t": -1, "info": None}  # `_last` after a step without rendering (render reads only what it needs)
 PREFETCH = 32
 """Episodes whose scenarios a single env draws ahead (from its own random generator, in the order it would draw
 them one by one) so that their tables are built in one batch."""
@@ -174,11 +171,8 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
         if self.config.reward == "vector":
             self.reward_space = spaces.Box(-np.inf, np.inf, (len(OBJECTIVES),), dtype=np.float32)
             self.reward_dim = len(OBJECTIVES)
-        self._flat = (I * K * J,)
-        self._shapes = (self._flat, (I, K, J))
-        self._step_shape = (1, I * K, J)
         self._ready = False
-        self._last: dict[str, Any] | None = None
+        self._last_info: dict[str, Any] | None = None  # the info of the last step (None before the first)
         self._queue: deque = deque()
 
     # ---------------------------------------------------------------- the episode, for policies
@@ -226,7 +220,7 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
     @property
     def allocation(self) -> np.ndarray | None:
         """(I, K, J) shares applied at the last step (after the repair; None before the first step)."""
-        return None if self._last is None else self.core.x[0].reshape(self.I, self.K, self.J).copy()
+        return None if self._last_info is None else self.core.x[0].reshape(self.I, self.K, self.J).copy()
 
     def _need_reset(self) -> None:
         if not self._ready:
@@ -250,11 +244,7 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"options must be a dict or None; got {options!r}")
-        unknown = set(options or {}) - {"scenario", "scenario_seed"}
-        if unknown:
-            raise ValueError(f"options: unknown key(s) {sorted(unknown)}; known: 'scenario', 'scenario_seed'")
+        self.source.check_options(options)
         if seed is not None:
             self._queue.clear()
         if options or self.source.pinned is not None:
@@ -268,25 +258,15 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
         idx = np.zeros(1, np.int64)
         self.core.load(idx, tables, which, [key])
         self._ready = True
-        self._last = None
+        self._last_info = None
         return self.core.observe()[0], self.core.reset_info_one()
 
     def step(self, action: Any) -> tuple[np.ndarray, Any, bool, bool, dict[str, Any]]:
         if not self._ready:
             raise RuntimeError("call reset() before step()")
-        if self.core.t[0] >= self.core.T:
-            raise RuntimeError(f"the episode ended at t = {self.core.T}; call reset()")
-        if type(action) is np.ndarray and action.shape == self._flat and action.dtype in _FLOATS:
-            a = action.reshape(self._step_shape)  # the common case: the kernel clips and checks it as it reads
-        else:
-            a = box_action(action, self._shapes).reshape(self._step_shape)
         core = self.core
-        obs = core.step(a)[0]
-        info = core.info_one()
-        if self.render_mode is not None:
-            self._last = {"t": int(info["t"]), "info": info}
-        else:
-            self._last = _STEPPED
+        obs = core.step(core.actions(action))[0]
+        info = self._last_info = core.info_one()
         return obs, core.reward_one(), bool(core.t[0] >= core.T), False, info
 
     # ---------------------------------------------------------------------------- render
@@ -296,26 +276,27 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
             return None
         self._need_reset()
         c = self.coef
-        t = self._last["t"] if self._last else min(self.t, c.T - 1)
-        x = self.core.x[0] if self._last else np.zeros((c.N, c.J))
+        last = self._last_info
+        t = int(last["t"]) if last is not None else min(self.t, c.T - 1)
+        x = self.core.x[0] if last is not None else np.zeros((c.N, c.J))
         _, _, use, _, grid, _, _ = cost.hour_terms(cost.hour_tables(c, self.weights), x[None], rows=np.array([t]))
         share = x.sum(0) / max(c.N, 1)
         names = self.scenario.dc_names
         Z = float(self.core.scene("budget", 0))
-        head = f"{self.spec.id if self.spec else 'GreenLLM-v2'}  hour {t}/{c.T}  water left {self.water_left_l:,.1f} L of {Z:,.1f} L"
+        title = f"{self.spec.id if self.spec else 'GreenLLM-v2'}  hour {t}/{c.T}"
         if self.render_mode == "ansi":
-            lines = [head, f"{'DC':<14}{'share':>7}{'IT kW':>9}{'grid kW':>9}{'ren kW':>8}{'$/kWh':>8}{'kg/kWh':>8}"]
+            lines = [f"{title}  water left {self.water_left_l:,.1f} L of {Z:,.1f} L",
+                     f"{'DC':<14}{'share':>7}{'IT kW':>9}{'grid kW':>9}{'ren kW':>8}{'$/kWh':>8}{'kg/kWh':>8}"]
             for j in range(c.J):
                 lines.append(f"{str(names[j])[:13]:<14}{share[j]:7.3f}{use[0, 0, j]:9.1f}{grid[0, j]:9.1f}"
                              f"{c.renewable_kw[t, j]:8.1f}{c.price[t, j]:8.3f}{c.theta[t, j]:8.3f}")
-            if self._last:
-                i = self._last["info"]
-                lines.append(f"cost_weighted ${i['cost_weighted']:.3f}  penalty ${i['penalty']:.3f}  "
-                             f"repair {i['repair_distance']:.2e}  water {i['water_l']:.1f} L")
+            if last is not None:
+                lines.append(f"cost_weighted ${last['cost_weighted']:.3f}  penalty ${last['penalty']:.3f}  "
+                             f"repair {last['repair_distance']:.2e}  water {last['water_l']:.1f} L")
             return "\n".join(lines) + "\n"
         from . import render
 
         top = max(float((use[0, 0] * c.pue).max()), 1e-9)
-        return render.labelled_frame(share, grid[0] / top, names, head.split("  water")[0],
+        return render.labelled_frame(share, grid[0] / top, names, title,
                                      f"water left {self.water_left_l:,.0f} L of {Z:,.0f} L")
 

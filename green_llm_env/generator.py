@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 
 from . import cost
-from .reference_day import (ALPHA_RANGE as _ALPHA_RANGE, BASE_PRICE as _BASE_PRICE,  # noqa: F401
+from .reference_day import (ALPHA_RANGE as _ALPHA_RANGE, BASE_PRICE as _BASE_PRICE,
                             CARBON_FACTOR as _CARBON_FACTOR, DC_NAMES as _DC_NAMES, DC_XY as _DC_XY,
                             DELTA_BASE_S as _DELTA_BASE_S, J_PER_KWH as _J_PER_KWH, POPULATION as _POPULATION,
-                            QUERY_TYPES as _QUERY_TYPES, RHO_SHAPE as _RHO_SHAPE, THETA_MEAN as _THETA_MEAN,
+                            RHO_SHAPE as _RHO_SHAPE, THETA_MEAN as _THETA_MEAN,
                             TOKENS_IN as _TOKENS_IN, TOKENS_OUT as _TOKENS_OUT, TYPE_FACTOR as _TYPE_FACTOR,
                             V_BASE_US as _V_BASE_US, cycle as _cycle, tou_factor as _tou_factor,
                             usage_shape as _usage_shape)
+from .reference_day import dc_names as reference_dc_names, query_types as reference_query_types
 from .scenario import Scenario, carbon_from_traces, parse_start
 
 __all__ = ["DEFAULT_WATER_FRACTION", "greedy_plan", "make_scenario", "scenario_from_traces"]
@@ -121,8 +122,7 @@ def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int =
     rho = _cycle(_RHO_SHAPE, K) * (1e4 / max(daily_queries, 1.0)) * psi_rho
     Delta = _cycle(_DELTA_BASE_S, K)[None, :] * rng.uniform(1.0, 1.5, (I, K))
 
-    dc_names = tuple(_DC_NAMES[j] if j < 9 else f"dc{j}" for j in range(J))
-    query_types = tuple(_QUERY_TYPES[k] if k < 5 else f"type{k}" for k in range(K))
+    dc_names, query_types = reference_dc_names(J), reference_query_types(K)
     scen = Scenario(lam=lam, h=h, f=f, tau_in=tau_in, tau_out=tau_out, PUE=PUE, c=c, theta=theta, delta=delta,
                     P_w=P_w, P_max=P_max, WUE=WUE, EWIF=EWIF, Z=1e12, C=C, alpha=alpha, beta=beta, B=B, d=d,
                     v=v, rho=rho, Delta=Delta, dc_names=dc_names, query_types=query_types, start=start,

@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = ["ALPHA_RANGE", "BASE_PRICE", "CARBON_FACTOR", "DC_NAMES", "DC_XY", "DELTA_BASE_S", "J_PER_KWH", "POPULATION",
            "QUERY_TYPES", "RHO_SHAPE", "THETA_MEAN", "TOKENS_IN", "TOKENS_OUT", "TYPE_FACTOR", "V_BASE_US", "cycle",
-           "tou_factor", "usage_shape"]
+           "dc_names", "query_types", "tou_factor", "usage_shape"]
 
 # DC order of dc_locations.csv; longer axes cycle through them.
 DC_NAMES = ("us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west2",
@@ -44,3 +44,13 @@ def usage_shape(hour: np.ndarray) -> np.ndarray:
 def tou_factor(hour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     lo = np.where((hour >= 14) & (hour <= 20), 1.8, np.where(((hour >= 8) & (hour <= 13)) | (hour == 21), 1.2, 0.7))
     return lo + rng.uniform(0.0, 0.2, size=hour.shape)
+
+
+def dc_names(J: int) -> tuple[str, ...]:
+    """Names of J DCs: the reference day's nine, then ``dc9``, ``dc10``, ..."""
+    return tuple(DC_NAMES[j] if j < len(DC_NAMES) else f"dc{j}" for j in range(J))
+
+
+def query_types(K: int) -> tuple[str, ...]:
+    """Names of K query types: the reference day's five, then ``type5``, ``type6``, ..."""
+    return tuple(QUERY_TYPES[k] if k < len(QUERY_TYPES) else f"type{k}" for k in range(K))

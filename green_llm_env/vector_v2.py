@@ -23,8 +23,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from gymnasium import spaces
 
-from .actions import box_action
-from .core.batch import INFO_KEYS, BatchCore, check_finite
+from .core.batch import INFO_KEYS, BatchCore
 from .core.scenes import ScenarioSource
 from .env_v2 import OBJECTIVES, make_config
 from .scenario import Scenario
@@ -69,8 +68,6 @@ class GreenLLMVectorEnvV2(VectorEnv):
             self.reward_space = spaces.Box(-np.inf, np.inf, (len(OBJECTIVES),), dtype=np.float32)
         self.render_mode = None
         E = self.num_envs
-        self._shapes = ((E, I * K * J), (E, I, K, J))
-        self._step_shape = (E, I * K, J)
         self._rngs: list[np.random.Generator | None] = [None] * E
         self._prev_done = np.zeros(E, bool)
         self._ready = False
@@ -97,11 +94,7 @@ class GreenLLMVectorEnvV2(VectorEnv):
             seeds = list(seed)
             if len(seeds) != E:
                 raise ValueError(f"seed must be None, an int or {E} values; got {len(seeds)} values")
-        if options is not None and not isinstance(options, dict):
-            raise ValueError(f"options must be a dict or None; got {options!r}")
-        unknown = set(options or {}) - {"scenario", "scenario_seed"}
-        if unknown:
-            raise ValueError(f"options: unknown key(s) {sorted(unknown)}; known: 'scenario', 'scenario_seed'")
+        self.source.check_options(options)
         idx = np.arange(E)
         self._load(idx, seeds, options)
         self._prev_done[:] = False
@@ -120,8 +113,7 @@ class GreenLLMVectorEnvV2(VectorEnv):
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._ready:
             raise RuntimeError("call reset() before step()")
-        a = box_action(actions, self._shapes, "actions").reshape(self._step_shape)
-        check_finite(a, "actions")
+        a = self.core.actions(actions, "actions")
         resetting = self._prev_done.copy()
         any_reset = bool(resetting.any())
         core = self.core

@@ -1,9 +1,10 @@
 """`BatchCore`: the state of E GreenLLM-v2 envs and the one step they share (E = 1 for the single env).
 
-Each env e owns slot e of stacked per-scenario arrays (its scenario's hour rows, reference points, penalty rows,
-demand, budget and water price); a step is one call of `green_llm_env.core.kernels.step` over all envs, then
-one of `green_llm_env.core.kernels.observe`. The info schema is flat and fixed (`INFO_KEYS`): the same keys at
-reset and after every step, numpy scalars (float64, ``t`` and ``scenario_seed`` int64).
+Env e reads slot ``slot[e]`` of stacked per-scenario arrays (its scenario's hour rows, reference points, penalty
+rows, demand, budget and water price): the tables as built when every env starts at once, its own copy
+otherwise. A step is one call of `green_llm_env.core.kernels.advance` over all envs (action map, repair, cost
+model, penalty, bookkeeping and the next observation). The info schema is flat and fixed (`INFO_KEYS`): the
+same keys at reset and after every step, numpy scalars (float64, ``t`` and ``scenario_seed`` int64).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Hashable
 import numpy as np
 
 from .. import cost, kernels
+from ..actions import box_action
 from ..sorting import network
 from . import kernels as core_kernels
 from .config import EnvConfig
@@ -20,6 +22,8 @@ from .features import BOUND, FeatureLayout
 from .tables import SceneTables
 
 __all__ = ["BatchCore", "INFO_KEYS", "check_finite"]
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 _NUMBER_KEYS = tuple(n.replace("_usd", "_cost") for n in cost.NUMBERS) + ("penalty",)
 INFO_KEYS = (_NUMBER_KEYS + tuple(f"violation_{f}" for f in cost.FAMILIES)
@@ -32,13 +36,10 @@ INFO_KEYS = (_NUMBER_KEYS + tuple(f"violation_{f}" for f in cost.FAMILIES)
 ``water_left_l`` (L, negative once the budget is exceeded), ``water_price`` ($/L beyond the budget),
 ``scenario_seed`` (-1 for a given scenario) and the episode's running ``episode_cost_weighted`` and
 ``episode_penalty`` ($; their sum is what the oracle gap compares)."""
-_INT_KEYS = ("t", "scenario_seed")
-
-
 _VIOLATION_KEYS = tuple(f"violation_{f}" for f in cost.FAMILIES)
-_NO_ACTION = np.zeros((1, 1, 1))
 _ZERO_INFO = {k: (np.int64(-1) if k == "t" else np.int64(0) if k == "scenario_seed" else np.float64(0.0))
               for k in INFO_KEYS}
+"""The info of an env just reset, before its per-episode values (``t`` = -1: no hour played yet)."""
 _ROW_KEYS = _NUMBER_KEYS + _VIOLATION_KEYS + ("projection_distance", "repair_distance")
 """The info keys held in a row of the core's step buffer, in its column order."""
 
@@ -163,14 +164,13 @@ class BatchCore:
         """Give every env its own slot (slot e = env e), copying the tables it reads (after a no-copy load)."""
         if self._owned:
             return
-        T, rows = self.T, (self.slot[:, None] * self.T + np.arange(self.T)).reshape(-1)
+        rows = (self.slot[:, None] * self.T + np.arange(self.T)).reshape(-1)
         for name in self._TABLES:
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[rows]))
         for mine, _ in self._PER_SCENE:
             setattr(self, mine, np.ascontiguousarray(getattr(self, mine)[self.slot]))
         self.slot[:] = np.arange(self.num_envs)
         self._owned = True
-        assert T == self.T
 
     def _bind(self) -> None:
         """The arrays the compiled step reads and advances in place, in its argument order."""
@@ -187,45 +187,47 @@ class BatchCore:
 
     def reset_info(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """The info of envs ``idx`` just reset (step quantities 0)."""
-        n = len(idx)
-        info = {k: (np.zeros(n, np.int64) if k in _INT_KEYS else np.zeros(n)) for k in INFO_KEYS}
-        info["t"][:] = -1
+        info = {k: np.full(len(idx), v) for k, v in _ZERO_INFO.items()}
         info["water_left_l"] = self.water[idx].copy()
         info["water_price"] = self.price_w[self.slot[idx]]
         info["scenario_seed"] = self.seed[idx].copy()
         return info
 
     # ----------------------------------------------------------------------------- the step
-    def step(self, a: np.ndarray | None, given: np.ndarray | None = None) -> np.ndarray:
+    def step(self, a: np.ndarray) -> np.ndarray:
         """One step of every env, then its next observation (one compiled call); returns the observations
-        (E, D) float32. ``a``: (E, N, J) float32 or float64 actions (clipped to [-1, 1] as they are read; NaN/inf
-        raise ``ValueError`` with the state unchanged on one thread; callers stepping on several threads check
-        first with `check_finite`), or ``given`` (E, N, J) shares on the simplex (no action map). Envs past their
-        horizon must have been reset. The step's numbers stay in the core's buffer until the next step: read
-        them with `rewards`, `info` (copies) or `reward_one` / `info_one` (env 0, scalars)."""
+        (E, D) float32. ``a``: (E, N, J) float32 or float64 actions (`actions`), clipped to [-1, 1] as they are
+        read; NaN/inf raise ``ValueError`` with the state unchanged. Envs past their horizon must have been reset. The step's numbers stay in the
+        core's buffer until the next step: read them with `rewards`, `info` (copies) or `reward_one` /
+        `info_one` (env 0, scalars)."""
         E, T = self.num_envs, self.T
         obs = np.empty((E, self._D), np.float32)
-        mode = self.mode
-        if given is not None:
-            mode = kernels.MAP_GIVEN
-            self.x[:] = given
-            a = _NO_ACTION
         cfg = self.config
-        args = self._tables_args + (a, mode, cfg.temperature, self.net, self.R, T, cfg.forecast_hours, self._offs
-                                    ) + self._scales + (BOUND, self.x) + self._outs + (obs, self._rows)
-        if cfg.threads > 1 and E >= 2 * cfg.threads:
+        args = self._tables_args + (a, self.mode, cfg.temperature, self.net, self.R, T, cfg.forecast_hours,
+                                    self._offs) + self._scales + (BOUND, self.x) + self._outs + (obs, self._rows)
+        if cfg.threads > 1 and E >= 2 * cfg.threads:  # blocks run apart: check everything before any block runs
             if self.t.max() >= T:
                 raise RuntimeError(f"the episode ended at t = {T}; call reset()")
+            check_finite(a, "actions")
             bad = core_kernels.advance_parallel(cfg.threads, *args)
         else:
             bad = core_kernels.advance(*args)
-        if bad != -1:
-            if bad < -1:
-                raise RuntimeError(f"the episode ended at t = {T}; call reset()")
-            flat = np.asarray(a[bad]).reshape(-1)
-            q = int(np.flatnonzero(~np.isfinite(flat))[0])
-            raise ValueError(f"action contains NaN or inf (env {bad}, first at flat index {q}: {flat[q]})")
+        if bad < -1:
+            raise RuntimeError(f"the episode ended at t = {T}; call reset()")
+        if bad >= 0:
+            check_finite(np.asarray(a[bad]), f"action of env {bad}")
         return obs
+
+    def actions(self, action: Any, name: str = "action") -> np.ndarray:
+        """``action`` as the (E, N, J) array `step` takes: a float32/float64 array of shape (E·N·J,) for E = 1, or
+        (E, N·J), passes as it is (the step clips and checks it as it reads it); anything else goes through
+        `green_llm_env.actions.box_action` (shapes (E, I, K, J) too, other dtypes, lists; errors name ``name``)."""
+        E, N, J = self.num_envs, self.N, self.J
+        flat = (N * J,) if E == 1 else (E, N * J)
+        if type(action) is np.ndarray and action.shape == flat and action.dtype in _FLOATS:
+            return np.ascontiguousarray(action).reshape(E, N, J)
+        shapes = ((N * J,), (self.I, self.K, J)) if E == 1 else ((E, N * J), (E, self.I, self.K, J))
+        return box_action(action, shapes, name).reshape(E, N, J)
 
     def rewards(self) -> np.ndarray:
         """(E,) float64 rewards of the last step (``reward="vector"``: (E, 3))."""
@@ -287,7 +289,3 @@ class BatchCore:
         else:
             core_kernels.observe(*args)
         return obs
-
-    def info_row(self, info: dict[str, np.ndarray], e: int) -> dict[str, Any]:
-        """Env e's info as numpy scalars (the single env's info)."""
-        return {k: v[e] for k, v in info.items()}

@@ -116,11 +116,6 @@ class FeatureLayout:
         """float64 scales of a part's features (what the kernel divides by)."""
         return np.array(self.parts[part].scales, np.float64)
 
-    def names(self) -> list[str]:
-        """Every feature as ``"part.feature"`` (forecast parts: ``"forecast_price"`` etc.)."""
-        return [f"{p.name}.{f}" if len(p.features) > 1 or p.name in ("globals",) else p.name
-                for p in self.parts.values() for f in p.features]
-
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """(low, high) float32 arrays of the observation space."""
         low = np.full(self.size, -BOUND, np.float32)

@@ -1,4 +1,5 @@
-"""Compiled (numba) kernels of GreenLLM-v2: the continuous repair, the fused step and the observation.
+"""Compiled (numba) kernels of GreenLLM-v2: the continuous repair, the fused step (`advance`: action map,
+repair, cost model, penalty, bookkeeping, next observation) and the observation (`observe`, after resets).
 
 Batch-first: each kernel loops over elements e (envs) running the same code per element, so one env and a
 batch of envs get bit-identical numbers. The cost model's formulas are `green_llm_env.kernels.hour_element`
@@ -24,10 +25,10 @@ import math
 import numba as nb
 import numpy as np
 
-from ..kernels import (MAP_GIVEN, MAP_SOFTMAX, N_NUMBERS, hour_element, layout, load_transposed, map_columns, penalty,
-                       scratch, store_rows)
+from ..kernels import (MAP_SOFTMAX, N_NUMBERS, hour_element, layout, load_transposed, map_columns, penalty, scratch,
+                       store_rows)
 
-__all__ = ["OVER", "observe", "observe_parallel", "repair", "step", "step_parallel", "warm_up"]
+__all__ = ["OVER", "advance", "advance_parallel", "observe", "observe_parallel", "repair"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -100,12 +101,15 @@ def _load_clipped(a, U) -> bool:
 
 
 @nb.njit(**_JIT)
-def _step_range(e0: int, e1: int, flat, xref, ref_delay, ref_use, ref_fac, pen, rows, left, a, mode: int,
-                temperature: float, net, R: int, keep_x: bool, x_out, nums, viol, dist, moved) -> int:
-    """`step` for elements e0..e1-1."""
+def _step_range(e0: int, e1: int, flat, xref, ref_delay, ref_use, ref_fac, pen, rows, left, a, softmax: bool,
+                temperature: float, net, R: int, x_out, nums, viol, dist, moved) -> int:
+    """For elements e0..e1-1 on table row ``rows[e]``: map the action ``a[e]`` (N, J) to the simplex (clipped to
+    [-1, 1] as it is read; the projection, or ``softmax``), `repair`, the cost model and the penalty. Writes
+    ``nums[e]`` (cost.NUMBERS then the penalty $), ``viol[e]`` (5), ``dist[e]`` (action to simplex), ``moved[e]``
+    (the repair's move) and the applied shares ``x_out[e]``. Returns -1, or an element whose action holds NaN or
+    inf."""
     N, J = xref.shape[1], xref.shape[2]
     U, S, XT, v1, v2, dd = scratch(J, N)
-    x = np.empty((N, J))
     xt = np.empty((J, N))
     use = np.empty((R + 1, J))
     fac = np.empty(J)
@@ -114,59 +118,19 @@ def _step_range(e0: int, e1: int, flat, xref, ref_delay, ref_use, ref_fac, pen, 
     delay = np.empty(N)
     work = np.empty((2, N))
     for e in range(e0, e1):
-        if mode == MAP_GIVEN:
-            for n in range(N):
-                for j in range(J):
-                    x[n, j] = x_out[e, n, j]
-            dist[e] = 0.0
-        else:
-            if not _load_clipped(a[e], U):
-                return e
-            map_columns(U, mode == MAP_SOFTMAX, temperature, net, S, XT, v1, v2, dd)
-            d2 = 0.0
-            for n in range(N):
-                d2 += dd[n]
-            dist[e] = math.sqrt(d2)
-            store_rows(XT, 0, x)
+        if not _load_clipped(a[e], U):
+            return e
+        map_columns(U, softmax, temperature, net, S, XT, v1, v2, dd)
+        d2 = 0.0
+        for n in range(N):
+            d2 += dd[n]
+        dist[e] = math.sqrt(d2)
+        x = x_out[e]
+        store_rows(XT, 0, x)
         r = rows[e]
         moved[e] = repair(flat[r], xref[r], ref_delay[r], ref_use[r], ref_fac[r], x, xt, left[e], R, use, fac, grid,
                           delay, wdc, nums[e], viol[e], work)
         nums[e, N_NUMBERS] = penalty(viol[e], pen[r])
-        if keep_x:
-            for n in range(N):
-                for j in range(J):
-                    x_out[e, n, j] = x[n, j]
-    return -1
-
-
-@nb.njit(**_JIT)
-def step(flat, xref, ref_delay, ref_use, ref_fac, pen, rows, left, a, mode: int, temperature: float, net, R: int,
-         keep_x: bool, x_out, nums, viol, dist, moved) -> int:
-    """One GreenLLM-v2 step of each element e on table row ``rows[e]``: map the action ``a[e]`` (N, J) to the
-    simplex (``mode`` as `green_llm_env.kernels.step_batch`; `MAP_GIVEN` reads shares from ``x_out[e]``),
-    `repair`, the cost model and the penalty. Writes ``nums[e]`` (cost.NUMBERS then the penalty $),
-    ``viol[e]`` (5), ``dist[e]`` (action to simplex), ``moved[e]`` (the repair's move) and, if ``keep_x``, the
-    applied shares into ``x_out[e]``. Returns -1, or an element whose action holds NaN or inf."""
-    E = x_out.shape[0] if mode == MAP_GIVEN else a.shape[0]
-    return _step_range(0, E, flat, xref, ref_delay, ref_use, ref_fac, pen, rows, left, a, mode, temperature, net, R,
-                       keep_x, x_out, nums, viol, dist, moved)
-
-
-@nb.njit(parallel=True, **_JIT)
-def step_parallel(threads: int, flat, xref, ref_delay, ref_use, ref_fac, pen, rows, left, a, mode: int,
-                  temperature: float, net, R: int, keep_x: bool, x_out, nums, viol, dist, moved) -> int:
-    """`step` with the elements split into ``threads`` blocks on numba's threads (the same numbers, bit for
-    bit)."""
-    E = x_out.shape[0] if mode == MAP_GIVEN else a.shape[0]
-    per = -(-E // max(threads, 1))
-    blocks = -(-E // per)
-    bad = np.full(blocks, -1, np.int64)
-    for b in nb.prange(blocks):
-        bad[b] = _step_range(b * per, min(E, (b + 1) * per), flat, xref, ref_delay, ref_use, ref_fac, pen, rows, left,
-                             a, mode, temperature, net, R, keep_x, x_out, nums, viol, dist, moved)
-    for b in range(blocks):
-        if bad[b] >= 0:
-            return bad[b]
     return -1
 
 
@@ -302,8 +266,8 @@ def _advance_range(e0: int, e1: int, flat, xref, ref_delay, ref_use, ref_fac, pe
         if t[e] >= T:
             return -2 - e
         rows[e] = slot[e] * T + t[e]
-    bad = _step_range(e0, e1, flat, xref, ref_delay, ref_use, ref_fac, pen, rows, water, a, mode, temperature, net,
-                      R, True, x_out, nums, viol, dist, moved)
+    bad = _step_range(e0, e1, flat, xref, ref_delay, ref_use, ref_fac, pen, rows, water, a, mode == MAP_SOFTMAX,
+                      temperature, net, R, x_out, nums, viol, dist, moved)
     if bad >= 0:
         return bad
     for e in range(e0, e1):
@@ -349,49 +313,3 @@ def advance_parallel(threads: int, flat, xref, ref_delay, ref_use, ref_fac, pen,
         if bad[b] >= 0:
             return bad[b]
     return -1
-
-
-def warm_up() -> None:
-    """Compile (or load from the disk cache) these kernels for the argument types the envs pass."""
-    from ..sorting import network
-    from ..kernels import MAP_PROJECT
-
-    R, N, J, T = 1, 2, 3, 2
-    W = layout(R, N, J)[-1]
-    flat = np.zeros((T, W))
-    xref = np.full((T, N, J), 1.0 / J)
-    rd, ru, rf = np.zeros((T, N)), np.zeros((T, R + 1, J)), np.zeros((T, J))
-    pen = np.zeros((T, 10))
-    rows = np.zeros(1, np.int64)
-    left = np.ones(1)
-    net = network(J)
-    outs = (np.empty((1, N_NUMBERS + 1)), np.empty((1, 5)), np.empty(1), np.empty(1))
-    for dtype in (np.float32, np.float64):
-        a = np.zeros((1, N, J), dtype)
-        for mode in (MAP_PROJECT, MAP_SOFTMAX):
-            step(flat, xref, rd, ru, rf, pen, rows, left, a, mode, 1.0, net, R, True, np.empty((1, N, J)), *outs)
-            step_parallel(1, flat, xref, rd, ru, rf, pen, rows, left, a, mode, 1.0, net, R, False,
-                          np.empty((1, N, J)), *outs)
-    step(flat, xref, rd, ru, rf, pen, rows, left, np.zeros((1, N, J)), MAP_GIVEN, 1.0, net, R, True,
-         np.full((1, N, J), 1.0 / J), *outs)
-    offs = np.zeros(9, np.int64)
-    sc = np.ones(16)
-    obs = np.zeros((1, 64), np.float32)
-    args = (flat, np.zeros((T, N)), np.zeros((1, J)), np.ones(1), np.ones(1), np.zeros(1, np.int64),
-            np.zeros(1, np.int64), np.zeros(1, np.int64), left, T, R, 0, offs, sc, sc, sc, sc, sc, 1000.0, obs)
-    observe(*args)
-    observe_parallel(1, *args)
-    state = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1), np.zeros((1, 2)))
-    for dtype in (np.float32, np.float64):
-        a = np.zeros((1, N, J), dtype)
-        for mode in (MAP_PROJECT, MAP_SOFTMAX):
-            for fn, lead in ((advance, ()), (advance_parallel, (1,))):
-                slot, t, water, ep = (v.copy() for v in state)
-                fn(*lead, flat, xref, rd, ru, rf, pen, np.zeros((T, N)), np.zeros((1, J)), np.ones(1), np.ones(1),
-                   np.zeros(1, np.int64), slot, t, water, ep, a, mode, 1.0, net, R, T, 0, offs, sc, sc, sc, sc, sc,
-                   1000.0, np.empty((1, N, J)), *outs[:2], np.empty(1), np.empty(1), obs, np.zeros(1, np.int64))
-    slot, t, water, ep = (v.copy() for v in state)
-    advance(flat, xref, rd, ru, rf, pen, np.zeros((T, N)), np.zeros((1, J)), np.ones(1), np.ones(1),
-            np.zeros(1, np.int64), slot, t, water, ep, np.zeros((1, 1, 1)), MAP_GIVEN, 1.0, net, R, T, 0, offs, sc, sc,
-            sc, sc, sc, 1000.0, np.full((1, N, J), 1.0 / J), *outs[:2], np.empty(1), np.empty(1), obs,
-            np.zeros(1, np.int64))

@@ -41,6 +41,15 @@ class ScenarioSource:
         self._lazy: dict[Hashable, Callable[[], Scenario]] = {}
 
     # ------------------------------------------------------------------------------ keys
+    @staticmethod
+    def check_options(options: Any) -> None:
+        """``ValueError`` unless the reset ``options`` are None or a dict of the known keys."""
+        if options is not None and not isinstance(options, dict):
+            raise ValueError(f"options must be a dict or None; got {options!r}")
+        unknown = set(options or {}) - {"scenario", "scenario_seed"}
+        if unknown:
+            raise ValueError(f"options: unknown key(s) {sorted(unknown)}; known: 'scenario', 'scenario_seed'")
+
     def draw(self, rng: np.random.Generator, options: dict[str, Any] | None) -> Hashable:
         """The key of the next episode's scenario (``options``: ``{"scenario": s}`` or ``{"scenario_seed": n}``)."""
         cfg = self.config
@@ -105,9 +114,9 @@ class ScenarioSource:
             elif self.config.generator == "v1":
                 out.append(make_scenario(key[1], **gk))
             else:
-                from ..batch_generator import draw_batch
+                from ..batch_generator import scenario_of_seed
 
-                out.append(draw_batch(np.array([key[1]], np.int64), **gk).scenario(0))
+                out.append(scenario_of_seed(key[1], **gk))
         return out
 
     # ------------------------------------------------------------------------------ tables

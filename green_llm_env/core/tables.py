@@ -65,10 +65,6 @@ class SceneTables:
     def __len__(self) -> int:
         return int(self.flat.shape[0])
 
-    def hour(self, s: int) -> cost.HourTables:
-        """The `cost.HourTables` of scenario ``s`` (T rows)."""
-        return cost.HourTables(np.array(self.flat[s]), self.R, self.N, self.J)
-
 
 def build_tables(flat: np.ndarray, lam: np.ndarray, delta: np.ndarray, water_budget_l: np.ndarray,
                  start_hour: np.ndarray, seed: np.ndarray, sizes: tuple[int, int, int, int, int],
