@@ -102,6 +102,7 @@ class Config:
     imports: list[str] = field(default_factory=list)
     plots: bool = True
     progress: bool = True
+    env_given: bool = False  # --env named on the command line (an agent of another version is refused)
 
     def identity(self) -> dict[str, Any]:
         """The fields that fix each (policy, seed) row's value."""
@@ -158,7 +159,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--weights", default=None, help="objective weights e,c,d (default 1/3 each)")
     p.add_argument("--traces", default=None, help="folder with the 2024 carbon traces (real carbon intensity)")
     p.add_argument("--start", default=None, help="UTC start hour with --traces, e.g. 2024-06-01T00")
-    p.add_argument("--env", default=ENV_ID,
+    p.add_argument("--env", default=None,
                    help=f"env id the baselines play (default {ENV_ID}; GreenLLM-v0: the letter's partially "
                         "observed env); trained agents play the env they were trained on")
     p.add_argument("--env-kwargs", nargs="*", default=None, metavar="K:V", help="GreenLLMEnv keyword arguments")
@@ -195,6 +196,13 @@ def parse_args(argv: list[str] | None = None) -> Config:
         raise CliError("--address needs --backend ray")
     if a.backend == "ray" and importlib.util.find_spec("ray") is None:
         raise CliError('--backend ray needs Ray: pip install -e ".[scale]"')
+    if a.address is not None:
+        from baselines.backends import _host_port
+
+        try:
+            _host_port(a.address)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
     if a.start and not a.traces:
         raise CliError("--start needs --traces")
     if a.traces and not Path(a.traces).exists():
@@ -203,19 +211,20 @@ def parse_args(argv: list[str] | None = None) -> Config:
     for bad in ("weights", "scenario"):
         if bad in env_kwargs:
             raise CliError(f"--env-kwargs may not set {bad!r} (use --weights; scenarios come from --seeds)")
-    env = a.env.split(":", 1)[-1]
+    env = (a.env or ENV_ID).split(":", 1)[-1]
     import gymnasium as gym
     import green_llm_env  # noqa: F401  (registers the ids)
 
     if env not in gym.registry or not env.startswith("GreenLLM"):
         known = sorted(k for k in gym.registry if k.startswith("GreenLLM"))
         raise CliError(f"--env must be one of {known}; got {a.env!r}")
+    env_given = a.env is not None
     return Config(policies=policies, seeds=parse_seeds(a.seeds), out=a.out, weights=tuple(float(w) for w in weights),
                   env=env,
                   env_kwargs=env_kwargs, gen_kwargs=parse_kv(a.gen_kwargs, "--gen-kwargs"), traces=a.traces,
                   start=(a.start or "2024-01-01T00") if a.traces else None,
                   workers=a.workers or (0 if a.backend == "ray" else 1), backend=a.backend, address=a.address,
-                  imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress)
+                  imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress, env_given=env_given)
 
 
 # ---------------------------------------------------------------------------------------------- work
@@ -402,8 +411,9 @@ def read_csv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
         return list(reader)
 
 
-def write_csv_atomic(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
-    """Write ``rows`` to ``path`` via a temporary file and ``os.replace`` (never half-written)."""
+def write_csv_atomic(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]], fsync: bool = True) -> None:
+    """Write ``rows`` to ``path`` via a temporary file and ``os.replace`` (never half-written, even if the process
+    is killed; ``fsync``: also on the disk before the replace, against a power loss)."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
@@ -411,8 +421,93 @@ def write_csv_atomic(path: Path, columns: tuple[str, ...], rows: list[dict[str, 
         for row in rows:
             writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
         fh.flush()
-        os.fsync(fh.fileno())
+        if fsync:
+            os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def _csv_cell(value: Any) -> Any:
+    return repr(value) if isinstance(value, float) else value
+
+
+def repair_tail(path: Path) -> int:
+    """Cut a partial last line (a kill while a row was being appended) off ``path``; returns the bytes cut.
+    The pair of that row counts as not done and is run again."""
+    if not path.is_file():
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return 0
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        back = min(size, 1 << 16)
+        while True:  # find the last newline (a row is far shorter than 64 KiB; loop for safety)
+            fh.seek(size - back)
+            cut = fh.read(back).rfind(b"\n")
+            if cut >= 0 or back == size:
+                break
+            back = min(size, back * 2)
+        keep = size - back + cut + 1 if cut >= 0 else 0
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return size - keep
+
+
+class ResultsStore:
+    """``results.csv`` appended as seeds finish (one write per seed, no re-sorting), sorted once by `finish`.
+
+    Every row is flushed to the OS as it is appended (a killed process loses nothing that was appended; a kill
+    in the middle of a row leaves a partial last line, which `repair_tail` cuts on resume), and fsynced at most
+    every ``sync_s`` seconds and at the end (what a power loss could cost)."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...] = COLUMNS, sync_s: float = 2.0) -> None:
+        self.path, self.columns, self.sync_s = Path(path), columns, float(sync_s)
+        cut = repair_tail(self.path)
+        if cut:
+            print(f"resuming: cut a partial last row ({cut} bytes) off {self.path}", file=sys.stderr)
+        self.rows: list[dict[str, Any]] = read_csv(self.path, columns)
+        fresh = not self.path.is_file() or self.path.stat().st_size == 0
+        self._fh = open(self.path, "a", newline="")
+        self._writer = csv.DictWriter(self._fh, fieldnames=columns, extrasaction="ignore")
+        if fresh:
+            self._writer.writeheader()
+            self._sync()
+        self._synced = time.monotonic()
+
+    def _sync(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._synced = time.monotonic()
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        """Append ``rows`` (one finished seed's) and hand them to the OS."""
+        if not rows:
+            return
+        self._writer.writerows([{k: _csv_cell(v) for k, v in row.items()} for row in rows])
+        self.rows.extend(rows)
+        self._fh.flush()
+        if time.monotonic() - self._synced >= self.sync_s:
+            os.fsync(self._fh.fileno())
+            self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._sync()
+            self._fh.close()
+
+    def finish(self, sort_key: Any) -> list[dict[str, Any]]:
+        """Close, then rewrite the file sorted by ``sort_key`` once (atomically) if it is not already; returns
+        the rows as read back (strings, as `read_csv` gives them)."""
+        self.close()
+        rows = read_csv(self.path, self.columns)
+        ordered = sorted(rows, key=sort_key)
+        if ordered != rows:
+            write_csv_atomic(self.path, self.columns, ordered)
+        return ordered
 
 
 def hourly_file(out: Path, seed: int) -> Path:
@@ -734,6 +829,46 @@ def _hourly_small_multiples(plt: Any, order: list[str], hourly: list[dict[str, s
 
 
 # -------------------------------------------------------------------------------------------- main
+def env_family(env_id: str) -> str:
+    """The version an env id belongs to (``GreenLLM-hybrid-v1`` -> ``v1``): its scenarios and its oracle."""
+    return env_id.rsplit("-", 1)[-1]
+
+
+def check_policy_speaks(cfg: Config, runner: "Runner", spec: str, env: Any, obs: Any) -> None:
+    """`CliError` unless the policy of ``spec`` acts in ``env`` as it was built to: a trained agent on an env of
+    its family with the observation and action it was trained with, any policy with an action of the env's
+    shape (an allocation baseline on ``GreenLLM-hybrid-v1``, whose action is a water price, is refused)."""
+    from baselines.policy import spec_label
+
+    label, policy = spec_label(spec), runner.policies[spec]
+    env_id = runner.env_id(spec)
+    trained_on = getattr(policy, "env_id", None)
+    if trained_on is not None and cfg.env_given and env_family(trained_on) != env_family(cfg.env):
+        raise CliError(f"--env {cfg.env}: policy {label!r} was trained on {trained_on}, not on an env of "
+                       f"{cfg.env}'s version; pass --env GreenLLM-{env_family(trained_on)}")
+    model = getattr(policy, "model", None)
+    if model is not None and getattr(model.policy, "alloc_layout", None) is None:  # fixed-size networks
+        want = tuple(getattr(model.observation_space, "shape", None) or ())
+        seen = np.shape(obs)
+        if getattr(policy, "features", None) is not None and len(seen) == 1:
+            from agents.policy import _features_of_env
+
+            seen = (seen[0] + _features_of_env(env.unwrapped, policy.features).size,)
+        if want and not isinstance(obs, dict) and tuple(seen) != want:
+            raise CliError(f"policy {label!r}: its model reads observations of shape {want}, but {env_id} gives "
+                           f"{tuple(seen)} (args.yml names an env it was not trained on?); not played")
+    try:
+        policy.reset(env.unwrapped)
+        action = np.asarray(policy.act(obs, env.unwrapped))
+    except Exception as exc:
+        raise CliError(f"policy {label!r} cannot act on {env_id}: {type(exc).__name__}: "
+                       f"{' '.join(str(exc).split())[:200]}") from None
+    shape = tuple(env.action_space.shape or ())
+    if action.size != int(np.prod(shape)):
+        raise CliError(f"--env {env_id}: policy {label!r} acts with {action.size} number(s) but {env_id}'s action "
+                       f"has shape {shape} (an allocation policy on an env whose action is not an allocation?)")
+
+
 def run(cfg: Config) -> int:
     """Evaluate; returns the exit status (0, or 1 if some (policy, seed) failed)."""
     from baselines.policy import PolicySpecError, spec_label
@@ -777,10 +912,22 @@ def run(cfg: Config) -> int:
         raise CliError(f"cannot build the scenario of seed {cfg.seeds[0]} ({used}): {exc}") from None
     for spec in cfg.policies:
         try:
-            runner.env_for(spec, scenario).reset(seed=0, options={"scenario": scenario})
+            env = runner.env_for(spec, scenario)
+            obs, _ = env.reset(seed=0, options={"scenario": scenario})
         except Exception as exc:
             msg = str(exc).split(" was raised from the environment creator")[0].splitlines()[0]
             raise CliError(f"--env-kwargs {runner.env_kwargs(spec)} (policy {spec_label(spec)}): {msg}") from None
+        check_policy_speaks(cfg, runner, spec, env, obs)
+    if cfg.backend == "ray":  # connect first: a bad --address is one line, within a bounded time
+        from baselines.backends import init_ray
+
+        try:
+            init_ray(cfg.address)
+        except (ConnectionError, ValueError) as exc:
+            raise CliError(str(exc)) from None
+    cut = repair_tail(out / "results.csv")  # a row half-written by a killed run is not a row
+    if cut:
+        print(f"resuming: cut a partial last row ({cut} bytes) off {out / 'results.csv'}", file=sys.stderr)
     marks = check_fingerprints(out, runner)  # before anything is written: never mix rows of two models
     write_json_atomic(cfg_path, ident)
     meta_path = out / "policies.json"
@@ -792,7 +939,8 @@ def run(cfg: Config) -> int:
                                   "training": getattr(pol, "training", None)}
     write_json_atomic(meta_path, meta)
 
-    rows = read_csv(out / "results.csv", COLUMNS)
+    store = ResultsStore(out / "results.csv")
+    rows = store.rows
     done = {(r["policy"], int(r["seed"])) for r in rows}
     hourly_dir = out / "hourly"
     hourly_dir.mkdir(exist_ok=True)
@@ -818,10 +966,8 @@ def run(cfg: Config) -> int:
             new = {r["policy"] for r in res["rows"]}
             keep = [h for h in read_csv(path, HOURLY_COLUMNS) if h["policy"] not in new]
             hourly = sorted(keep + res["hourly"], key=lambda h: sort_key(h) + (int(h["hour"]),))
-            write_csv_atomic(path, HOURLY_COLUMNS, hourly)
-        rows.extend(res["rows"])
-        rows.sort(key=sort_key)
-        write_csv_atomic(out / "results.csv", COLUMNS, rows)
+            write_csv_atomic(path, HOURLY_COLUMNS, hourly, fsync=False)  # one small file per seed: no fsync each
+        store.append(res["rows"])
 
     try:
         from tqdm import tqdm
@@ -852,9 +998,7 @@ def run(cfg: Config) -> int:
                     collect(fut.result())
                     bar.update(1)
     bar.close()
-    if not (out / "results.csv").is_file():
-        write_csv_atomic(out / "results.csv", COLUMNS, rows)
-    rows_now = read_csv(out / "results.csv", COLUMNS)
+    rows_now = store.finish(sort_key)
     if rows_now:
         write_summary(out, cfg, rows_now, meta)
         if cfg.plots:
@@ -875,6 +1019,14 @@ def run(cfg: Config) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # v0/v1 are played on purpose (published numbers): gym's "out of date" note would break the one-line errors
+    try:
+        import gymnasium  # noqa: F401  (its own filter goes first; this one must be laid over it)
+    except ImportError:
+        pass
+    warnings.filterwarnings("ignore", message=r".*is out of date", category=DeprecationWarning)
     try:
         cfg = parse_args(argv)
         return run(cfg)

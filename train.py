@@ -16,6 +16,10 @@ validation seeds), ``GreenLLM-v0/{config.yml, args.yml, vecnormalize.pkl, best_v
 events (``tensorboard --logdir LOGDIR``), ``train*.monitor.csv``. The last printed line is one JSON object
 (run_dir, num_timesteps, steps_per_s, best and final validation gaps).
 
+``--env-backend torch`` (GreenLLM-v2, PPO only): rollouts, advantages and updates on ``--device`` over the env's
+torch step (`agents.device_ppo`; ``--hyperparams`` sets `agents.device_ppo.DevicePPOSettings`), saved in the
+same layout with ``normalize: false``.
+
 Devices: ``--device auto`` (default) trains PPO, A2C and RecurrentPPO with MLP policies on the CPU (SB3's
 advice: small MLPs are faster there than on a GPU) and SAC, TD3, DDPG, TQC on CUDA when a GPU is visible;
 ``--device cuda`` insists on the GPU and stops with a clear message when CUDA is unavailable.
@@ -42,10 +46,11 @@ litre over it costs about $1000); ``residual: <policy>`` makes the action a corr
 applies the same settings when ``evaluate.py`` loads it (``--policies ppo=RUN_DIR``).
 
 Stopping: the first SIGINT (Ctrl-C) or SIGTERM stops at the next env step and saves the model, the
-VecNormalize statistics and (with ``--save-replay-buffer``) the replay buffer, then exits with 130 / 143;
-``--resume RUN_DIR`` continues from the saved state with the most steps (final model or checkpoint; a damaged
-zip is reported in one line and the previous checkpoint used) with the step count,
-optimiser state and normalisation statistics, until the run's ``n_timesteps`` (or a new total ``-n``).
+VecNormalize statistics and (with ``--save-replay-buffer``) the replay buffer, then exits with 130 / 143 (during
+the warm start: at the next episode or epoch, saving its data, policy and statistics in ``<env>/warm_start/``);
+``--resume RUN_DIR`` continues an unfinished warm start where it stopped, else from the saved state with the most
+steps (final model or checkpoint; a damaged zip is reported in one line and the previous checkpoint used) with the
+step count, optimiser state and normalisation statistics, until the run's ``n_timesteps`` (or a new total ``-n``).
 """
 
 from __future__ import annotations
@@ -99,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="native: one batched numpy env (default; dummy when the YAML sets residual);\n"
                         "dummy/subproc: SB3 wrappers of gym.make")
     p.add_argument("--device", default="auto", help="auto (CPU for MLP PPO/A2C, else CUDA if present), cpu, cuda")
+    p.add_argument("--env-backend", choices=("numba", "torch"), default="numba",
+                   help="numba (default): SB3 on the compiled env; torch: PPO whose rollouts and updates stay on "
+                        "--device, over GreenLLM-v2's torch step (agents/device_ppo.py; --hyperparams sets its "
+                        "DevicePPOSettings)")
     p.add_argument("--env-kwargs", nargs="*", metavar="KEY:VALUE", help="GreenLLMEnv keyword arguments")
     p.add_argument("--hyperparams", "-params", nargs="*", metavar="KEY:VALUE",
                    help="override YAML hyperparameters, e.g. batch_size:64 learning_rate:lin_1e-3")
@@ -272,24 +281,35 @@ def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int
     return venv
 
 
-def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int) -> None:
+def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int,
+               stop: Any = None) -> None:
     """Behaviour cloning before RL (``pretrain`` in the YAML, `agents.imitation`); the cloned model and its
     statistics are kept as the step-0 checkpoint (``rl_model_0_steps.zip``), so that the warm start alone can be
-    scored (``evaluate.py --policies ppo=RUN/rl_model_0_steps.zip``)."""
+    scored (``evaluate.py --policies ppo=RUN/rl_model_0_steps.zip``). Progress per round goes to the console and
+    ``<env>/warm_start/progress.jsonl``; when ``stop()`` turns true (SIGINT/SIGTERM) what is done is saved in
+    ``<env>/warm_start/`` and `agents.imitation.WarmStartInterrupted` raised (``--resume`` continues)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.imitation import pretrain
+    from agents.imitation import DAGGER_ROUND, pretrain
 
+    dagger = settings["pretrain_dagger"]
+    rounds = -(-dagger // DAGGER_ROUND)
     print(f"[train] warm start: behaviour cloning of {settings['pretrain']!r} on {settings['pretrain_episodes']} "
-          f"training scenarios, {settings['pretrain_epochs']} epochs", flush=True)
+          f"training scenarios, {settings['pretrain_epochs']} epochs per fit"
+          + (f", then {dagger} DAgger episodes in {rounds} round(s) (pretrain_dagger)" if dagger else ""),
+          flush=True)
+    warm_dir = layout.params_dir / "warm_start"
     summary = pretrain(model, make_env, settings["pretrain"], settings["pretrain_episodes"],
-                       settings["pretrain_epochs"], seed, settings["pretrain_dagger"], settings["pretrain_lr"])
+                       settings["pretrain_epochs"], seed, settings["pretrain_dagger"], settings["pretrain_lr"],
+                       state_dir=warm_dir, stop=stop, log=lambda line: print(line, flush=True))
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(layout.run_dir / f"{layout.checkpoint_prefix}_0_steps.zip"))
     vecnorm = model.get_vec_normalize_env()
     if isinstance(vecnorm, VecNormalize):
         vecnorm.save(str(layout.checkpoint_vecnormalize(0)))
     _write_yaml(layout.params_dir / "pretrain.yml", {"expert": settings["pretrain"], **summary})
+    for name in ("data.npz", "policy.pt", "state.json"):  # kept in rl_model_0_steps.zip now; the log stays
+        (warm_dir / name).unlink(missing_ok=True)
     print(f"[train] warm start done: {summary}", flush=True)
 
 
@@ -306,7 +326,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
     if not path.is_file():
         raise SystemExit(f"--resume: {path} is missing; is this a run folder written by train.py?")
-    return read_run_yaml(path)
+    try:
+        return read_run_yaml(path)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"--resume: {exc}") from None
 
 
 _ZOO_PASS = (("n_timesteps", "-n"), ("seed", "--seed"), ("log_folder", "-f"), ("n_envs", None),
@@ -333,13 +356,30 @@ def zoo_command(cli: dict[str, Any]) -> list[str]:
             cmd += [flag, str(cli[key])]
     if cli.get("vec") in ("dummy", "subproc"):
         cmd += ["--vec-env", cli["vec"]]
-    for key, flag in (("env_kwargs", "--env-kwargs"), ("hyperparams", "-params")):
-        if cli.get(key):
-            cmd += [flag, *cli[key]]
+    if cli.get("env_kwargs"):
+        cmd += ["--env-kwargs", *cli["env_kwargs"]]
+    if cli.get("hyperparams"):  # Zoo evaluates each value as Python; the warm-start keys become its callback list
+        from agents.hyperparams import load_hyperparams, zoo_overrides
+
+        entry = load_hyperparams(cli["algo"], env, cli.get("conf_file"))
+        params = zoo_overrides(entry, _kv_pairs(cli["hyperparams"], "--hyperparams"))
+        cmd += ["-params", *(f"{k}:{v!r}" for k, v in params.items())]
     for key, flag in (("no_optim_plots", "--no-optim-plots"), ("uuid", "-uuid"), ("progress", "-P")):
         if cli.get(key):
             cmd.append(flag)
     return cmd
+
+
+def unknown_keys(algo: str, algo_kwargs: dict[str, Any]) -> list[str]:
+    """The keys of ``algo_kwargs`` that ``algo``'s constructor does not take (a typo such as ``pretrain_epoch``)."""
+    import inspect
+
+    from agents.registry import ALGOS
+
+    params = inspect.signature(ALGOS[algo].__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return []
+    return sorted(k for k in algo_kwargs if k not in params)
 
 
 def make_extra_callbacks(entries: list[tuple[str, dict[str, Any]]]) -> list[Any]:
@@ -357,8 +397,16 @@ def make_extra_callbacks(entries: list[tuple[str, dict[str, Any]]]) -> list[Any]
 
 def main(argv: list[str] | None = None) -> int:
     """The command line (module docstring); a bad value is one line on stderr and exit status 2."""
+    import warnings
+
     from green_llm_env.cli import extra_hint, run_cli
 
+    # v0/v1 are trained on purpose: gym's "out of date" note would break the one-line errors
+    try:
+        import gymnasium  # noqa: F401  (its own filter goes first; this one must be laid over it)
+    except ImportError:
+        pass
+    warnings.filterwarnings("ignore", message=r".*is out of date", category=DeprecationWarning)
     try:
         return run_cli("train.py", _main, argv)
     except ImportError as exc:  # the core install: SB3, torch and yaml come with the train extra
@@ -378,6 +426,10 @@ def _main(argv: list[str] | None = None) -> int:
             __import__(module)
         except ImportError as exc:
             parser.error(f"--gym-packages {module!r}: {exc}")
+    if cli["env_backend"] == "torch":  # PPO on the device: its own settings and loop (agents/device_ppo.py)
+        from agents.device_ppo import cli_run
+
+        return cli_run(cli, parser.error, _kv_pairs)
     if cli["seed"] is not None and cli["seed"] < -1:
         parser.error(f"--seed {cli['seed']}: expected an integer >= 0, or -1 for a random seed")
     if cli["num_threads"] is not None and cli["num_threads"] < 1 and cli["num_threads"] != -1:
@@ -391,7 +443,11 @@ def _main(argv: list[str] | None = None) -> int:
             parser.error("-optimize needs --algo")
         import subprocess
 
-        return subprocess.call(zoo_command(cli))
+        try:
+            cmd = zoo_command(cli)
+        except (OSError, ValueError) as exc:
+            parser.error(f"-optimize: {exc}")
+        return subprocess.call(cmd)
     if cli["eval_episodes"] is not None and cli["eval_seeds"] is None:
         cli["eval_seeds"] = list(range(DEFAULT_EVAL_SEEDS[0], DEFAULT_EVAL_SEEDS[0] + cli["eval_episodes"]))
     if cli["progress"]:
@@ -413,6 +469,14 @@ def _main(argv: list[str] | None = None) -> int:
             parser.error(f"--resume keeps the run's {', '.join(clash)}; drop those arguments "
                          f"(saved values: {', '.join(f'{k}={saved.get(k)!r}' for k in clash)})")
         args = {**_defaults(), **saved, **{k: v for k, v in given.items() if k not in _FIXED_ON_RESUME}}
+        try:
+            args["algo"] = canonical_name(str(args.get("algo")))
+        except ValueError as exc:
+            parser.error(f"--resume {resume}: args.yml has algo={saved.get('algo')!r} ({exc})")
+        if not isinstance(args.get("env"), str) or not isinstance(saved.get("env_kwargs") or {}, dict) \
+                or not isinstance(args.get("seed"), int) or isinstance(args.get("seed"), bool):
+            parser.error(f"--resume {resume}: args.yml is damaged (env={saved.get('env')!r}, "
+                         f"env_kwargs={saved.get('env_kwargs')!r}, seed={saved.get('seed')!r})")
         raw = _read_yaml(layout.config)
         raw.pop("device", None)
         env_kwargs = dict(saved.get("env_kwargs") or {})
@@ -441,6 +505,11 @@ def _main(argv: list[str] | None = None) -> int:
         algo_kwargs, settings = split_hyperparams(raw)
     except (OSError, ValueError) as exc:
         parser.error(str(exc))
+    unknown = unknown_keys(algo, algo_kwargs)
+    if unknown:
+        where = f"config.yml of {resume}" if resume else "--hyperparams / the YAML"
+        parser.error(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}: not a setting of train.py nor an "
+                     f"argument of {algo}'s constructor (value {algo_kwargs[unknown[0]]!r})")
     policy_name = settings["policy"] or DEFAULT_POLICY[algo]
     policy: Any = policy_name
     if "." in policy_name:  # RL Zoo's custom policy: a dotted class name
@@ -499,9 +568,17 @@ def _main(argv: list[str] | None = None) -> int:
                        settings["residual"], settings["residual_scale"], settings["shield"],
                        settings["action_groups"], settings["extra_wrappers"])
     model_path = vecnorm_path = buffer_path = None
-    if resume:
-        model_path, vecnorm_path, buffer_path = layout.latest_state(on_damaged=lambda path, why: print(
-            f"[train] {Path(path).name} is damaged ({why}); falling back to the previous checkpoint", flush=True))
+    warm_dir = layout.params_dir / "warm_start"
+    # a run stopped during its warm start: no model yet; the warm start continues from what it saved
+    warm_pending = bool(resume and settings["pretrain"] and (warm_dir / "state.json").is_file()
+                        and not (layout.params_dir / "pretrain.yml").is_file())
+    if resume and not warm_pending:
+        try:
+            model_path, vecnorm_path, buffer_path = layout.latest_state(on_damaged=lambda path, why: print(
+                f"[train] {Path(path).name} is damaged ({why}); falling back to the previous checkpoint",
+                flush=True))
+        except FileNotFoundError as exc:
+            raise SystemExit(f"--resume {resume}: {exc}") from None
     elif args.get("trained_agent"):  # RL Zoo's -i: start from a model, with its statistics, in a new run
         from agents.policy import resolve_model_files
 
@@ -512,10 +589,14 @@ def _main(argv: list[str] | None = None) -> int:
         buffer_path = Path(model_path).with_name("replay_buffer.pkl")
     if settings["normalize"] is not None:
         if model_path is not None and vecnorm_path is not None and Path(vecnorm_path).is_file():
-            env = VecNormalize.load(str(vecnorm_path), env)
+            try:
+                env = VecNormalize.load(str(vecnorm_path), env)
+            except Exception as exc:  # another env's statistics (AssertionError on the shapes), a damaged pickle
+                raise SystemExit(f"{'--resume' if resume else '-i'}: statistics {vecnorm_path} do not fit env "
+                                 f"{env_id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
             env.training = True
         else:
-            if resume:
+            if resume and not warm_pending:
                 print(f"[train] warning: {vecnorm_path} missing; normalisation statistics restart", flush=True)
             norm = {"gamma": algo_kwargs.get("gamma", 0.99), **settings["normalize"]}
             env = VecNormalize(env, **norm)
@@ -526,7 +607,11 @@ def _main(argv: list[str] | None = None) -> int:
     verbose = int(args.get("verbose", 1))
     algo_cls = ALGOS[algo]
     if model_path is not None:
-        model = algo_cls.load(str(model_path), env=env, device=device, tensorboard_log=tb, verbose=verbose)
+        try:
+            model = algo_cls.load(str(model_path), env=env, device=device, tensorboard_log=tb, verbose=verbose)
+        except Exception as exc:  # spaces of another env, a damaged zip
+            raise SystemExit(f"{'--resume' if resume else '-i'}: model {model_path} does not load on env {env_id} "
+                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
         if noise is not None:
             model.action_noise = noise
         if is_off_policy(algo):
@@ -555,9 +640,8 @@ def _main(argv: list[str] | None = None) -> int:
                              **algo_kwargs)
         except (TypeError, ValueError, AssertionError) as exc:  # SB3 asserts some ranges (batch_size > 1)
             raise SystemExit(f"--hyperparams for {algo}: {type(exc).__name__}: {exc}") from None
-        if settings["pretrain"]:
-            warm_start(model, layout, lambda: gym.make(env_id, **env_kwargs), settings, seed)
 
+    # the run's files first: a run stopped during its warm start is a run folder that --resume continues
     config = {**raw, "policy": policy_name, "n_timesteps": int(total), "n_envs": n_envs, "device": device}
     _write_yaml(layout.config, config)
     order = ("algo", "env", "seed", "n_timesteps", "n_envs", "vec", "device", "env_kwargs", "hyperparams")
@@ -567,6 +651,22 @@ def _main(argv: list[str] | None = None) -> int:
     command = "python " + shlex.join([sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     with open(layout.command, "a") as fh:
         fh.write(f"{command}\n# seed: {seed}  device: {device}  start: {time.strftime('%Y-%m-%dT%H:%M:%S')}\n")
+
+    if model_path is None and settings["pretrain"] and (not resume or warm_pending):
+        from agents.imitation import WarmStartInterrupted
+
+        with SignalGuard() as warm_guard:
+            try:
+                warm_start(model, layout, lambda: gym.make(env_id, **env_kwargs), settings, seed,
+                           stop=lambda: warm_guard.signum is not None)
+            except WarmStartInterrupted as exc:
+                env.close()
+                print(f"[train] warm start stopped after {exc.progress}; saved in {warm_dir}. Continue with:\n"
+                      f"  python train.py --resume {layout.run_dir}", flush=True)
+                return warm_guard.exit_code or 130
+            except KeyboardInterrupt:
+                print("[train] interrupted twice: quit without saving", file=sys.stderr, flush=True)
+                return 130
 
     remaining = int(total) - int(model.num_timesteps)
     print(f"[train] {algo} on {env_id} ({args['vec']}, n_envs={n_envs}, device={device}, seed={seed}): "
@@ -597,7 +697,7 @@ def _main(argv: list[str] | None = None) -> int:
                 model.learn(total_timesteps=remaining, callback=CallbackList(callbacks),
                             progress_bar=not args["no_progress_bar"], tb_log_name="tb",
                             log_interval=log_interval,
-                            reset_num_timesteps=not resume)
+                            reset_num_timesteps=not resume or warm_pending)
             elapsed = time.perf_counter() - start
             if eval_cb is not None and guard.signum is None:
                 eval_cb.final_evaluation()

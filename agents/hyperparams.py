@@ -18,8 +18,10 @@ Keys as in RL Zoo:
   the agent's action is a correction added to that policy's allocation (``agents.policy.ResidualAction``);
 - ``shield`` (``water`` or absent): a safety shield on the agent's allocation (``agents.policy.SHIELDS``);
 - ``action_groups`` (``j``, ``kj`` or absent): a low-dimensional action (``agents.policy.ACTION_GROUPS``);
-- ``pretrain`` (``oracle_price``, ``oracle_plan`` or absent), ``pretrain_episodes`` (default 300),
-  ``pretrain_epochs`` (default 60), ``pretrain_dagger`` (episodes of DAgger rounds, default 0), ``pretrain_lr``
+- ``pretrain`` (``oracle_price``, ``oracle_plan`` or absent; ``none``/``false``/``off`` switch a YAML's warm start
+  off), ``pretrain_episodes`` (default 300),
+  ``pretrain_epochs`` (default 60), ``pretrain_dagger`` (episodes of DAgger rounds, default 0), ``pretrain_scale``
+  (one factor on both episode counts, default 1: ``pretrain_scale:0.1`` is a tenth of the warm start), ``pretrain_lr``
   (Adam's step, default 1e-3): a warm start by behaviour cloning of an expert before RL (``agents.imitation``);
 - ``train_freq`` lists become tuples; every other key goes to the algorithm's constructor unchanged.
 
@@ -33,7 +35,7 @@ green_llm_env``), so the agent-side settings are written the Zoo way, which both
   the same ones; any other wrapper class is applied as Zoo applies it (per-env wrappers: ``--vec dummy``).
 - ``callback:`` a list of callback classes, each a dotted name or ``{name: kwargs}``.
   ``agents.imitation.ImitationWarmStart`` (kwargs ``expert``, ``episodes``, ``epochs``, ``dagger_episodes``,
-  ``learning_rate``)
+  ``learning_rate``, ``scale``)
   is the warm start (``pretrain*`` above); others are built and added to training as in Zoo.
 - ``policy:`` a policy alias (``MlpPolicy``) or a dotted class name (``package.module.MyPolicy``), as in Zoo.
 
@@ -53,7 +55,8 @@ from baselines.policy import parse_value
 import numpy as np
 import yaml
 
-__all__ = ["AGENT_WRAPPERS", "WARM_START_CALLBACK", "HYPERPARAMS_DIR", "import_dotted", "named_entries", "RUN_KEYS", "RunSettings", "env_key", "linear_schedule", "load_hyperparams",
+__all__ = ["AGENT_WRAPPERS", "WARM_START_CALLBACK", "HYPERPARAMS_DIR", "import_dotted", "named_entries", "OFF_VALUES",
+           "zoo_overrides", "scaled_warm_start", "RUN_KEYS", "RunSettings", "env_key", "linear_schedule", "load_hyperparams",
            "make_action_noise", "parse_normalize", "parse_policy_kwargs", "parse_value", "split_hyperparams"]
 
 def _hyperparams_dir() -> Path:
@@ -78,11 +81,11 @@ AGENT_WRAPPERS = {"agents.policy.ShieldAction": ("shield", "shield"),
 WARM_START_CALLBACK = "agents.imitation.ImitationWarmStart"
 """The Zoo ``callback`` that is train.py's warm start; its kwargs -> settings in `_WARM_START_KEYS`."""
 _WARM_START_KEYS = {"expert": "pretrain", "episodes": "pretrain_episodes", "epochs": "pretrain_epochs",
-                    "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr"}
+                    "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr", "scale": "pretrain_scale"}
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
-            "pretrain_dagger", "pretrain_lr", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
+            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
 _UNSUPPORTED = ("vec_env_wrapper", "frame_stack", "normalize_kwargs")
@@ -145,6 +148,26 @@ def _zoo_settings(raw: dict[str, Any]) -> dict[str, Any]:
             out.update({_WARM_START_KEYS[k]: v for k, v in kwargs.items() if k in _WARM_START_KEYS and k != "expert"})
         else:
             out["extra_callbacks"].append((name, kwargs))
+    return out
+
+
+def zoo_overrides(entry: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` (train.py's ``--hyperparams``) as RL Zoo reads them over the YAML ``entry``: the flat
+    warm-start keys (``pretrain``, ``pretrain_episodes``, ...) folded into the ``callback`` list, so that
+    ``pretrain:none`` drops `WARM_START_CALLBACK` there too (Zoo would hand a flat key to the algorithm)."""
+    flat = {k: v for k, v in overrides.items() if k in _WARM_START_KEYS.values()}
+    out = {k: v for k, v in overrides.items() if k not in flat}
+    if not flat:
+        return out
+    entries = named_entries(out.get("callback", entry.get("callback")), "callback")
+    others = [(n, kw) for n, kw in entries if n != WARM_START_CALLBACK]
+    warm = next((kw for n, kw in entries if n == WARM_START_CALLBACK), None)
+    if not _is_off(flat.get("pretrain", "" if warm is None else warm.get("expert", "oracle_price"))):
+        kwargs = dict(warm or {})
+        back = {v: k for k, v in _WARM_START_KEYS.items()}
+        kwargs.update({back[k]: v for k, v in flat.items()})
+        others.append((WARM_START_CALLBACK, kwargs))
+    out["callback"] = [{n: kw} if kw else n for n, kw in others] or None
     return out
 
 
@@ -284,10 +307,14 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
         if key in kwargs:
             raise ValueError(f"hyperparameter {key!r} is not supported by train.py (value {kwargs[key]!r})")
     zoo = _zoo_settings(kwargs)
+    given = {key for key in RUN_KEYS if key in kwargs}  # set, even to an "off" value such as none or false
     settings = RunSettings({key: kwargs.pop(key, None) for key in RUN_KEYS})
-    for key, value in zoo.items():  # a flat key written beside the Zoo form overrides it
-        if settings.get(key) is None:
+    for key, value in zoo.items():  # a flat key written beside the Zoo form overrides it, "off" included
+        if key not in given:
             settings[key] = value
+    for key in _OFF_KEYS:
+        if _is_off(settings[key]):
+            settings[key] = None
     if settings["n_timesteps"] is not None:
         try:
             settings["n_timesteps"] = int(float(settings["n_timesteps"]))
@@ -296,18 +323,10 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
     if settings["n_envs"] is not None:
         settings["n_envs"] = _integer("n_envs", settings["n_envs"], 1)
     settings["normalize"] = parse_normalize(settings["normalize"])
-    if settings["obs_features"] in ("none", "None", False):
-        settings["obs_features"] = None
     if settings["obs_features"] is not None and settings["obs_features"] != "dc":
         raise ValueError(f"obs_features={settings['obs_features']!r} is not 'dc' or none")
-    if settings["residual"] in ("none", "None", False, ""):
-        settings["residual"] = None
-    if settings["shield"] in ("none", "None", False, ""):
-        settings["shield"] = None
     if settings["shield"] is not None and settings["shield"] != "water":
         raise ValueError(f"shield={settings['shield']!r} is not 'water' or none")
-    if settings["action_groups"] in ("none", "None", False, ""):
-        settings["action_groups"] = None
     if settings["action_groups"] is not None and settings["action_groups"] not in ("j", "kj"):
         raise ValueError(f"action_groups={settings['action_groups']!r} is not 'j', 'kj' or none")
     if settings["noise_type"] not in (None, "normal", "ornstein-uhlenbeck", "ou"):
@@ -317,8 +336,6 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
             raise ValueError(f"{key}={value!r}: expected a number >= 0")
     settings["residual_scale"] = 0.5 if settings["residual_scale"] is None else float(settings["residual_scale"])
-    if settings["pretrain"] in ("none", "None", False, ""):
-        settings["pretrain"] = None
     if settings["pretrain"] is not None and settings["pretrain"] not in ("oracle_price", "oracle_plan"):
         raise ValueError(f"pretrain={settings['pretrain']!r} is not 'oracle_price', 'oracle_plan' or none")
     settings["pretrain_episodes"] = _integer("pretrain_episodes", 300 if settings["pretrain_episodes"] is None
@@ -327,6 +344,12 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
                                            else settings["pretrain_epochs"], 1)
     settings["pretrain_dagger"] = _integer("pretrain_dagger", 0 if settings["pretrain_dagger"] is None
                                            else settings["pretrain_dagger"], 0)
+    scale = 1.0 if settings["pretrain_scale"] is None else settings["pretrain_scale"]
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
+        raise ValueError(f"pretrain_scale={scale!r}: expected a factor in (0, 100] on the warm start's episodes")
+    settings["pretrain_scale"] = float(scale)
+    settings["pretrain_episodes"], settings["pretrain_dagger"] = scaled_warm_start(
+        settings["pretrain_episodes"], settings["pretrain_dagger"], scale)
     lr = 1e-3 if settings["pretrain_lr"] is None else settings["pretrain_lr"]
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
         raise ValueError(f"pretrain_lr={lr!r}: expected a learning rate in (0, 1)")
@@ -351,6 +374,28 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
         if key in kwargs:
             kwargs[key] = _integer(key, kwargs[key], low)
     return kwargs, settings
+
+
+def scaled_warm_start(episodes: int, dagger_episodes: int, scale: float) -> tuple[int, int]:
+    """The warm start's size times ``scale`` (``pretrain_scale``: one setting for all of it): expert episodes
+    (at least 1) and DAgger episodes, rounded; ``scale=1`` leaves them as they are."""
+    if scale == 1:
+        return episodes, dagger_episodes
+    return max(1, round(episodes * scale)), round(dagger_episodes * scale)
+
+
+_OFF_KEYS = ("obs_features", "residual", "shield", "action_groups", "pretrain")
+"""Settings that a value meaning "off" (`OFF_VALUES`) switches off, also over the YAML's Zoo form."""
+
+OFF_VALUES = ("none", "null", "false", "off", "no", "0", "")
+"""Spellings of "off" (case-insensitive), besides ``None``, ``False`` and ``0``."""
+
+
+def _is_off(value: Any) -> bool:
+    """Whether ``value`` means "off": None, False, 0 or one of `OFF_VALUES` (``pretrain:none``, ``shield:false``)."""
+    if value is None or value is False or (type(value) is int and value == 0):
+        return True
+    return isinstance(value, str) and value.strip().lower() in OFF_VALUES
 
 
 _INT_KEYS = {"buffer_size": 1, "batch_size": 1, "n_steps": 1, "learning_starts": 0, "n_epochs": 1,

@@ -33,8 +33,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
-__all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "OraclePriceExpert", "behaviour_clone", "expert_rollouts",
-           "FrozenRunningMeanStd", "freeze_obs_stats", "learner_rollouts", "pretrain"]
+__all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "WarmStartInterrupted",
+           "OraclePriceExpert", "behaviour_clone", "expert_rollouts", "FrozenRunningMeanStd", "freeze_obs_stats",
+           "learner_rollouts", "pretrain"]
 
 DAGGER_ROUND = 100
 """Episodes of one DAgger round (the policy is fitted again after each)."""
@@ -147,9 +148,12 @@ def learner_rollouts(env: Any, model: Any, expert: Any, seeds: Sequence[int]) ->
 
 
 def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: int = 60, batch_size: int = 128,
-                    learning_rate: float = 1e-3, seed: int = 0) -> list[float]:
+                    learning_rate: float = 1e-3, seed: int = 0,
+                    stop: Callable[[], bool] | None = None) -> list[float] | None:
     """Fit ``model.policy``'s action mean to ``actions`` on (already normalised) ``obs``; returns the mean
-    squared error per epoch. Only the actor's parameters (shared extractor, policy net, action net) move."""
+    squared error per epoch. Only the actor's parameters (shared extractor, policy net, action net) move.
+    ``stop``: checked before each epoch; when it turns true the policy's parameters are put back as they were
+    and None is returned (the fit is redone whole on resume)."""
     import torch as th
 
     policy = model.policy
@@ -164,8 +168,13 @@ def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: in
     y = th.as_tensor(actions, dtype=th.float32, device=policy.device)
     rng = np.random.default_rng(seed)
     losses = []
+    saved = {k: v.detach().clone() for k, v in policy.state_dict().items()} if stop is not None else None
     policy.set_training_mode(True)
     for _ in range(int(epochs)):
+        if stop is not None and stop():
+            policy.load_state_dict(saved)
+            policy.set_training_mode(False)
+            return None
         order = rng.permutation(len(x))
         total = 0.0
         for start in range(0, len(x), batch_size):
@@ -202,45 +211,194 @@ def freeze_obs_stats(vecnorm: Any) -> None:
     vecnorm.obs_rms = frozen
 
 
+class WarmStartInterrupted(Exception):
+    """`pretrain` stopped at a request (``stop()`` true: SIGINT/SIGTERM in ``train.py``); what was done is saved in
+    its ``state_dir`` and a `pretrain` with the same ``state_dir`` continues from there. ``progress``: the saved
+    counters (expert episodes, DAgger episodes, fits)."""
+
+    def __init__(self, progress: dict[str, Any]):
+        super().__init__(f"warm start interrupted ({progress})")
+        self.progress = progress
+
+
+class _WarmStartState:
+    """What the warm start has done, saved in ``state_dir`` (``data.npz``, ``policy.pt``, ``state.json``) at every
+    fit and at a stop request: the (observation, expert action) pairs, the episodes played, the fits done, the
+    policy after the last fit and the observation statistics."""
+
+    def __init__(self, state_dir: Any = None):
+        from pathlib import Path
+
+        self.dir = None if state_dir is None else Path(state_dir)
+        self.obs: list[np.ndarray] = []
+        self.act: list[np.ndarray] = []
+        self.expert_done = self.dagger_done = self.fits = 0
+        self.rms_updated = False
+        self.losses: list[float] = []
+        self.seconds = 0.0
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        return {"expert_episodes": self.expert_done, "dagger_episodes": self.dagger_done, "fits": self.fits,
+                "samples": int(sum(len(o) for o in self.obs))}
+
+    def exists(self) -> bool:
+        return self.dir is not None and (self.dir / "state.json").is_file()
+
+    def data(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self.obs), np.concatenate(self.act)
+
+    def save(self, model: Any, vecnorm: Any) -> None:
+        """Write everything atomically (each file via a temporary name and ``os.replace``; state.json last)."""
+        import json
+        import os
+
+        import torch as th
+
+        if self.dir is None:
+            return
+        self.dir.mkdir(parents=True, exist_ok=True)
+        obs, act = self.data() if self.obs else (np.zeros((0,)), np.zeros((0,)))
+        extra = {}
+        if vecnorm is not None and getattr(vecnorm, "norm_obs", False):
+            extra = {"rms_mean": vecnorm.obs_rms.mean, "rms_var": vecnorm.obs_rms.var,
+                     "rms_count": np.asarray(vecnorm.obs_rms.count)}
+        with open(self.dir / "data.npz.tmp", "wb") as fh:
+            np.savez(fh, obs=obs, act=act, lengths=np.array([len(o) for o in self.obs], np.int64), **extra)
+        os.replace(self.dir / "data.npz.tmp", self.dir / "data.npz")
+        th.save(model.policy.state_dict(), self.dir / "policy.pt.tmp")
+        os.replace(self.dir / "policy.pt.tmp", self.dir / "policy.pt")
+        state = {"expert_done": self.expert_done, "dagger_done": self.dagger_done, "fits": self.fits,
+                 "rms_updated": self.rms_updated, "losses": self.losses, "seconds": round(self.seconds, 1)}
+        (self.dir / "state.json.tmp").write_text(json.dumps(state))
+        os.replace(self.dir / "state.json.tmp", self.dir / "state.json")
+
+    def load(self, model: Any, vecnorm: Any) -> None:
+        """Read a saved state back into this object, ``model``'s policy and ``vecnorm``'s statistics."""
+        import json
+
+        import torch as th
+
+        state = json.loads((self.dir / "state.json").read_text())
+        with np.load(self.dir / "data.npz") as data:
+            bounds = np.cumsum(np.concatenate([[0], data["lengths"]]))
+            obs, act = data["obs"], data["act"]
+            self.obs = [obs[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            self.act = [act[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+            if "rms_mean" in data and vecnorm is not None and getattr(vecnorm, "norm_obs", False):
+                vecnorm.obs_rms.mean, vecnorm.obs_rms.var = data["rms_mean"].copy(), data["rms_var"].copy()
+                vecnorm.obs_rms.count = float(data["rms_count"])
+        model.policy.load_state_dict(th.load(self.dir / "policy.pt", map_location=model.policy.device))
+        self.expert_done, self.dagger_done, self.fits = state["expert_done"], state["dagger_done"], state["fits"]
+        self.rms_updated, self.losses, self.seconds = state["rms_updated"], list(state["losses"]), state["seconds"]
+
+
+def _log_line(state_dir: Any, record: dict[str, Any]) -> None:
+    """Append one JSON line to ``state_dir/progress.jsonl`` (the warm start's log)."""
+    import json
+
+    if state_dir is None:
+        return
+    from pathlib import Path
+
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(state_dir) / "progress.jsonl", "a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
 def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes: int, epochs: int,
-             seed: int = 0, dagger_episodes: int = 0, learning_rate: float = 1e-3) -> dict[str, float]:
+             seed: int = 0, dagger_episodes: int = 0, learning_rate: float = 1e-3, state_dir: Any = None,
+             stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = print) -> dict[str, float]:
     """The whole warm start (see the module docstring); returns a summary (samples, seconds, final MSE).
 
     With ``dagger_episodes`` > 0, DAgger rounds follow the first fit: the cloned policy plays `DAGGER_ROUND`
     further training scenarios, every state it visits is labelled by the expert (`OraclePriceExpert.label`),
     and the policy is fitted again on all the data, so that it also knows what to do off the expert's path;
-    again until ``dagger_episodes`` scenarios are played."""
+    again until ``dagger_episodes`` scenarios are played.
+
+    Progress: one line per fit (round 0 is the first cloning, then each DAgger round: samples, loss, seconds)
+    through ``log`` and into ``state_dir/progress.jsonl``. With ``state_dir``, everything done is saved there
+    after each fit, and when ``stop()`` turns true (checked between episodes and between epochs) before
+    `WarmStartInterrupted` is raised; a later call with the same ``state_dir`` (and arguments) continues where it
+    stopped, to the same result as an uninterrupted run (episodes and fits are deterministic)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     if expert_name not in EXPERTS:
         raise ValueError(f"pretrain={expert_name!r} is not one of {sorted(EXPERTS)}")
+    stop = stop or (lambda: False)
+    say = log or (lambda _: None)
     start = time.perf_counter()
-    env = make_env()
-    expert = EXPERTS[expert_name]()
-    obs, actions = expert_rollouts(env, expert, range(PRETRAIN_SEED0, PRETRAIN_SEED0 + episodes))
     vecnorm = model.get_vec_normalize_env()
     scale = isinstance(vecnorm, VecNormalize) and vecnorm.norm_obs
-    if scale:
-        vecnorm.obs_rms.update(obs)
-    losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs, seed=seed,
-                             learning_rate=learning_rate)
-    out = {"samples": int(len(obs)), "episodes": int(episodes), "loss": round(losses[-1], 6)}
-    first, rounds = PRETRAIN_SEED0 + episodes, 0
-    while first < PRETRAIN_SEED0 + episodes + dagger_episodes:  # DAgger rounds of at most DAGGER_ROUND episodes
-        last = min(first + DAGGER_ROUND, PRETRAIN_SEED0 + episodes + dagger_episodes)
-        d_obs, d_act = learner_rollouts(env, model, expert, range(first, last))
-        obs, actions = np.concatenate([obs, d_obs]), np.concatenate([actions, d_act])
-        rounds += 1
-        losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs,
-                                 seed=seed + rounds, learning_rate=learning_rate)
-        first = last
-    if rounds:
-        out.update(dagger_episodes=int(dagger_episodes), dagger_rounds=rounds, samples=int(len(obs)),
-                   loss_after_dagger=round(losses[-1], 6))
-    env.close()
+    state = _WarmStartState(state_dir)
+    if state.exists():
+        state.load(model, vecnorm if scale else None)
+        say(f"[warm start] resuming: {state.progress} already done")
+        _log_line(state_dir, {"event": "resume", **state.progress})
+    before = state.seconds
+
+    def interrupted() -> WarmStartInterrupted:
+        state.seconds = before + time.perf_counter() - start
+        state.save(model, vecnorm if scale else None)
+        _log_line(state_dir, {"event": "interrupted", **state.progress, "seconds": round(state.seconds, 1)})
+        return WarmStartInterrupted(state.progress)
+
+    env = make_env()
+    expert = EXPERTS[expert_name]()
+    n_fits = 1 + -(-int(dagger_episodes) // DAGGER_ROUND)
+    try:
+        while state.fits < n_fits:
+            k = state.fits
+            t_round = time.perf_counter()
+            if k == 0:  # the expert's own episodes
+                while state.expert_done < episodes:
+                    if stop():
+                        raise interrupted()
+                    o, a = expert_rollouts(env, expert, [PRETRAIN_SEED0 + state.expert_done])
+                    state.obs.append(o)
+                    state.act.append(a)
+                    state.expert_done += 1
+                if scale and not state.rms_updated:
+                    vecnorm.obs_rms.update(np.concatenate(state.obs))
+                    state.rms_updated = True
+            else:  # DAgger round k: the policy of fit k-1 plays, the expert labels
+                last = min(k * DAGGER_ROUND, int(dagger_episodes))
+                while state.dagger_done < last:
+                    if stop():
+                        raise interrupted()
+                    seed_k = PRETRAIN_SEED0 + episodes + state.dagger_done
+                    o, a = learner_rollouts(env, model, expert, [seed_k])
+                    state.obs.append(o)
+                    state.act.append(a)
+                    state.dagger_done += 1
+            obs, actions = state.data()
+            losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs,
+                                     seed=seed + k, learning_rate=learning_rate, stop=stop)
+            if losses is None:  # stopped during the fit: the data is kept, the fit is redone on resume
+                raise interrupted()
+            state.fits += 1
+            state.losses.append(round(losses[-1], 6))
+            state.seconds = before + time.perf_counter() - start
+            record = {"event": "fit", "round": k, "rounds": n_fits, "samples": int(len(obs)),
+                      "expert_episodes": state.expert_done, "dagger_episodes": state.dagger_done,
+                      "loss": round(losses[-1], 6), "seconds": round(time.perf_counter() - t_round, 1),
+                      "total_seconds": round(state.seconds, 1)}
+            say(f"[warm start] round {k + 1}/{n_fits} ({'cloning' if k == 0 else 'DAgger'}): {len(obs)} samples, "
+                f"loss {losses[-1]:.6g}, {record['seconds']} s")
+            _log_line(state_dir, record)
+            if state.fits < n_fits:  # the final state is the caller's to keep (the step-0 checkpoint)
+                state.save(model, vecnorm if scale else None)
+    finally:
+        env.close()
+    obs, _ = state.data()
+    out = {"samples": int(sum(len(o) for o in state.obs[:state.expert_done])), "episodes": int(episodes),
+           "loss": state.losses[0]}
+    if n_fits > 1:
+        out.update(dagger_episodes=int(dagger_episodes), dagger_rounds=n_fits - 1, samples=int(len(obs)),
+                   loss_after_dagger=state.losses[-1])
     if scale:
         freeze_obs_stats(vecnorm)
-    out["seconds"] = round(time.perf_counter() - start, 1)
+    out["seconds"] = round(before + time.perf_counter() - start, 1)
     return out
 
 
@@ -260,6 +418,7 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
               epochs: 60
               dagger_episodes: 300
 
+    ``scale`` multiplies ``episodes`` and ``dagger_episodes`` (``pretrain_scale`` in train.py's terms).
     At the start of ``model.learn`` it clones ``expert`` (one of `EXPERTS`) into the model on ``episodes``
     training scenarios (plus ``dagger_episodes`` of DAgger), on an env made from the training env's spec
     (``make_env`` overrides that), then re-normalises the model's last observation with the frozen
@@ -269,7 +428,7 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
 
     def __init__(self, expert: str = "oracle_price", episodes: int = 300, epochs: int = 60,
                  dagger_episodes: int = 0, learning_rate: float = 1e-3, seed: int | None = None,
-                 make_env: Callable[[], Any] | None = None, verbose: int = 1):
+                 make_env: Callable[[], Any] | None = None, verbose: int = 1, scale: float = 1.0):
         super().__init__(verbose)
         if expert not in EXPERTS:
             raise ValueError(f"expert={expert!r} is not one of {sorted(EXPERTS)}")
@@ -278,6 +437,11 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
                 raise ValueError(f"{key}={value!r}: expected an integer >= {low}")
         if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not 0 < learning_rate < 1:
             raise ValueError(f"learning_rate={learning_rate!r}: expected Adam's step in (0, 1)")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
+            raise ValueError(f"scale={scale!r}: expected a factor in (0, 100] on the episodes")
+        from .hyperparams import scaled_warm_start
+
+        episodes, dagger_episodes = scaled_warm_start(episodes, dagger_episodes, scale)
         self.expert, self.episodes, self.epochs, self.dagger_episodes = expert, episodes, epochs, dagger_episodes
         self.learning_rate = float(learning_rate)
         self.seed, self.make_env = seed, make_env

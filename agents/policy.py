@@ -28,7 +28,7 @@ import numpy as np
 
 from baselines.heuristics import WaterGuard
 
-from .registry import ALGOS, RunLayout, canonical_name, fingerprint, read_run_yaml
+from .registry import ALGOS, RunLayout, canonical_name, fingerprint, read_run_yaml, saved_steps
 
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
            "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
@@ -70,8 +70,12 @@ def resolve_model_files(path: str | Path, which: str = "final") -> tuple[str, Pa
             if not vecnorm.is_file():
                 vecnorm = layout.vecnormalize
         elif which in ("final", "best"):
-            model, vecnorm, _ = layout.latest_state() if not layout.model.is_file() else (
-                layout.model, layout.vecnormalize, None)
+            if not layout.model.is_file():  # never a silent fall back to an older checkpoint (the step-0 clone)
+                found = ", ".join(Path(p).name for _, p in layout.checkpoints()) or "none"
+                raise FileNotFoundError(f"path={str(path)!r}: the final model {layout.model.name} is missing "
+                                        f"(checkpoints: {found}); pass a checkpoint zip to play that one, or "
+                                        f"train.py --resume {path} to finish the run")
+            model, vecnorm = layout.model, layout.vecnormalize
         else:
             raise ValueError(f"which={which!r} is not 'final' or 'best'")
     else:
@@ -87,6 +91,58 @@ def resolve_model_files(path: str | Path, which: str = "final") -> tuple[str, Pa
         raise ValueError(f"path={str(path)!r}: cannot tell which algorithm trained it (no args.yml and parent "
                          f"folder {layout.run_dir.parent.name!r} is not one of {sorted(ALGOS)})") from None
     return algo, Path(model), (Path(vecnorm) if vecnorm is not None and Path(vecnorm).is_file() else None)
+
+
+def _checked_config(model_path: str | Path) -> dict[str, Any]:
+    """The run's ``config.yml`` (`training_config`), or ``ValueError`` when it is missing or unreadable: the
+    agent-side settings and the normalisation it was trained with are read from it."""
+    layout = RunLayout.find(str(Path(model_path).parent))
+    if not layout.config.is_file():
+        raise ValueError(f"config {str(layout.config)!r} is missing: cannot tell how model {Path(model_path).name} "
+                         "was trained (its normalisation and agent settings); not played")
+    try:
+        config = read_run_yaml(layout.config)
+        from .hyperparams import parse_normalize
+
+        parse_normalize(config.get("normalize"))
+        agent_settings(config)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"config {str(layout.config)!r} is damaged: {' '.join(str(exc).split())[:200]}") from None
+    return config
+
+
+def _load_statistics(model: Any, model_path: str | Path, vecnorm_path: Path | None,
+                     config: dict[str, Any]) -> Any:
+    """The run's ``VecNormalize`` (observation statistics frozen, no reward scaling), None when it trained
+    without observation normalisation; ``ValueError`` when the statistics it needs are missing or damaged."""
+    from .hyperparams import parse_normalize
+
+    norm = parse_normalize(config.get("normalize"))
+    needed = norm is not None and norm.get("norm_obs", True)
+    if vecnorm_path is None:
+        if needed:
+            layout = RunLayout.find(str(Path(model_path).parent))
+            raise ValueError(f"model {Path(model_path).name} was trained on normalised observations (config "
+                             f"normalize={config.get('normalize')!r}) but its statistics are missing (expected "
+                             f"{str(layout.vecnormalize) if Path(model_path) == layout.model else 'a matching .pkl'}"
+                             "); not played unnormalised")
+        return None
+    try:
+        with open(vecnorm_path, "rb") as fh:
+            vec_normalize = pickle.load(fh)
+        state = vars(vec_normalize)  # a pickled VecNormalize has no venv: read its own fields only
+        norm_obs = bool(state["norm_obs"])
+        shape = tuple(state["obs_rms"].mean.shape) if norm_obs else ()
+    except Exception as exc:  # truncated, tampered, foreign pickle
+        raise ValueError(f"statistics {str(vecnorm_path)!r} are damaged ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:160]})") from None
+    want = tuple(getattr(model.observation_space, "shape", None) or ())
+    if norm_obs and want and shape != want:
+        raise ValueError(f"statistics {str(vecnorm_path)!r} are of observations of shape {shape}, the model's "
+                         f"are {want}: not this model's")
+    vec_normalize.training = False
+    vec_normalize.norm_reward = False
+    return vec_normalize
 
 
 def feature_size(features: str | None, J: int) -> int:
@@ -485,14 +541,14 @@ class TrainedPolicy:
              name: str | None = None) -> "TrainedPolicy":
         """Load a run folder or model zip written by ``train.py`` (see ``resolve_model_files``)."""
         algo, model_path, vecnorm_path = resolve_model_files(path, which)
-        model = ALGOS[algo].load(str(model_path), device=device)
-        vec_normalize = None
-        if vecnorm_path is not None:
-            with open(vecnorm_path, "rb") as fh:
-                vec_normalize = pickle.load(fh)
-            vec_normalize.training = False
-            vec_normalize.norm_reward = False
-        config = training_config(model_path)
+        config = _checked_config(model_path)
+        try:
+            saved_steps(model_path)
+            model = ALGOS[algo].load(str(model_path), device=device)
+        except Exception as exc:  # a truncated, tampered or foreign zip
+            raise ValueError(f"model {str(model_path)!r} is damaged ({type(exc).__name__}: "
+                             f"{' '.join(str(exc).split())[:200]}); retrain or pass another model zip") from None
+        vec_normalize = _load_statistics(model, model_path, vecnorm_path, config)
         agent = agent_settings(config)
         policy = cls(model, vec_normalize, deterministic=deterministic, name=name or algo,
                      features=agent["obs_features"], residual=agent["residual"],
@@ -502,6 +558,13 @@ class TrainedPolicy:
         policy.fingerprint = fingerprint(model_path, vecnorm_path)
         policy.env_kwargs = training_env_kwargs(model_path)
         policy.env_id = training_env_id(model_path)
+        import gymnasium as gym
+
+        import green_llm_env  # noqa: F401  (registers the ids)
+
+        if policy.env_id not in gym.registry:
+            raise ValueError(f"model {Path(model_path).name} was trained on env {policy.env_id!r} (args.yml), "
+                             f"which is not a registered env id; not played")
         return policy
 
     def reset(self, env: Any = None) -> None:

@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-__all__ = ["BACKENDS", "init_ray", "ray_cpus", "ray_map_actors", "ray_map_tasks"]
+__all__ = ["BACKENDS", "RAY_CONNECT_TIMEOUT_S", "check_ray_address", "init_ray", "ray_cpus", "ray_map_actors",
+           "ray_map_tasks"]
 
 BACKENDS = ("local", "ray")
 """Execution backends: ``local`` (this process, or a local process pool) and ``ray``."""
@@ -26,17 +27,58 @@ BACKENDS = ("local", "ray")
 _ROOT = str(Path(__file__).resolve().parents[1])
 
 
+RAY_CONNECT_TIMEOUT_S = 10.0
+"""How long `check_ray_address` waits for a cluster's port to answer (Ray itself retries for minutes)."""
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of ``host:port`` / ``ray://host:port``; None for ``auto`` / ``local``; ``ValueError`` else."""
+    if address in ("auto", "local"):
+        return None
+    rest = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or "/" in rest or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--address {address!r}: expected auto, host:port or ray://host:port (port 1-65535)")
+    return host.strip("[]"), int(port)
+
+
+def check_ray_address(address: str | None, timeout_s: float = RAY_CONNECT_TIMEOUT_S) -> None:
+    """``ValueError`` for a malformed ``address``; ``ConnectionError`` (one line naming it) when nothing answers
+    at its host and port within ``timeout_s`` (``ray.init`` would wait for minutes). None, ``auto`` and
+    ``local`` pass (Ray answers those at once)."""
+    import socket
+
+    if address is None:
+        return
+    target = _host_port(str(address))
+    if target is None:
+        return
+    try:
+        socket.create_connection(target, timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConnectionError(f"--address {address!r}: nothing answers at {target[0]}:{target[1]} within "
+                              f"{timeout_s:g} s ({exc.strerror or type(exc).__name__}); is the Ray cluster up?"
+                              ) from None
+
+
 def init_ray(address: str | None = None) -> Any:
     """The ``ray`` module, initialised (``ray.init(address=address)`` unless Ray is already running in this
-    process). Raises ``ImportError`` with the install command when Ray is missing."""
+    process). Raises ``ImportError`` with the install command when Ray is missing, ``ValueError`` /
+    ``ConnectionError`` (one line naming the address) when the address is malformed or nothing answers there
+    (`check_ray_address`: within `RAY_CONNECT_TIMEOUT_S`)."""
     try:
         import ray
     except ImportError:
         raise ImportError('the ray backend needs Ray: pip install -e ".[scale]"') from None
     if not ray.is_initialized():
+        check_ray_address(address)
         path = os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH", "")) if p)
-        ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": path}}, log_to_driver=False,
-                 include_dashboard=False)
+        try:
+            ray.init(address=address, runtime_env={"env_vars": {"PYTHONPATH": path}}, log_to_driver=False,
+                     include_dashboard=False)
+        except (ConnectionError, ValueError, RuntimeError, TimeoutError) as exc:
+            raise ConnectionError(f"--address {address!r}: Ray could not connect "
+                                  f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
     return ray
 
 

@@ -12,7 +12,7 @@ Command line::
 
     python -m baselines.oracle --scenario s.json [--weights e,c,d | --lexicographic energy,delay,carbon] [--json]
         [--method monolithic|decomposed|auto]
-    python -m baselines.oracle tables --scenario ../shared/data/paper_reference_scenario.json [--json]
+    python -m baselines.oracle tables [--scenario FILE] [--json]   # default: the letter's scenario via $GREEN_LLM_DATA
 """
 
 from __future__ import annotations
@@ -225,13 +225,14 @@ def solve_lexicographic(scenario: Scenario | Coefficients, order: Sequence[str] 
     solver = LPSolver(scenario, time_limit=time_limit)
     phases = []
     v = None
-    for name in order:
+    for q, name in enumerate(order):
         c = solver.set_cost(OBJECTIVES[name])
         v = solver.run()
         opt = float(c @ v)
         bound = opt + eps * abs(opt)
         phases.append({"objective": name, "optimum": opt, "bound": bound})
-        solver.add_bound_row(c, bound)
+        if q + 1 < len(order):  # (after the last phase a new row would reset HiGHS's status and solution)
+            solver.add_bound_row(c, bound)
     return solver.result(v, solver.objectives[order[-1]], method="lexicographic", order=order, phases=phases)
 
 
@@ -297,6 +298,16 @@ def _parse_weights(text: str) -> tuple[float, float, float]:
     return parts  # type: ignore[return-value]
 
 
+def _reference_scenario_path() -> str:
+    """The letter's scenario file (`green_llm_env.assets.data_file`); one CLI line when it cannot be found."""
+    from green_llm_env.assets import reference_scenario_path
+
+    try:
+        return str(reference_scenario_path())
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _body(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     is_tables = bool(argv) and argv[0] == "tables"
@@ -304,24 +315,29 @@ def _body(argv: list[str] | None) -> int:
         prog="python -m baselines.oracle" + (" tables" if is_tables else ""),
         description=("Reproduce the letter's Tables I and II." if is_tables else
                      "Solve the full-horizon LP of a scenario (perfect foresight)."))
-    parser.add_argument("--scenario", required=True, help="scenario JSON file")
+    parser.add_argument("--scenario", required=not is_tables,
+                        help="scenario JSON file" + (" (default: the letter's paper_reference_scenario.json, "
+                                                     "see green_llm_env.assets.data_file)" if is_tables else ""))
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     if not is_tables:
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--weights", help="σe,σc,σd (default 1/3 each)")
         group.add_argument("--lexicographic", help="priority order, e.g. energy,delay,carbon")
         parser.add_argument("--eps", type=float, default=1e-3, help="lexicographic tolerance (default 1e-3)")
-        parser.add_argument("--method", choices=METHODS, default="monolithic",
+        parser.add_argument("--method", choices=METHODS, default=None,
                             help="weighted solve: the full LP at once, by decomposition on the water price, or "
-                                 "auto (default monolithic)")
+                                 "auto (default monolithic; --lexicographic solves the monolithic LP)")
     args = parser.parse_args(argv[1:] if is_tables else argv)
     try:
-        scenario = Scenario.from_json(args.scenario)
+        scenario = Scenario.from_json(args.scenario if args.scenario else _reference_scenario_path())
         if is_tables:
             rows = tables(scenario)
             print(json.dumps(rows, indent=1) if args.json else format_tables(rows))
             return 0
         if args.lexicographic is not None:
+            if args.method not in (None, "monolithic"):
+                raise CliError(f"--method {args.method} applies to weighted solves; --lexicographic re-solves the "
+                               f"monolithic LP phase by phase (drop --method)")
             order = tuple(s.strip() for s in args.lexicographic.split(","))
             if not order or set(order) - set(OBJECTIVES) or len(set(order)) != len(order):
                 raise CliError(f"--lexicographic must list distinct objectives from {', '.join(OBJECTIVES)}; "
@@ -331,7 +347,7 @@ def _body(argv: list[str] | None) -> int:
             res = solve_lexicographic(scenario, order, args.eps)
         else:
             res = solve(scenario, cost.DEFAULT_WEIGHTS if args.weights is None else _parse_weights(args.weights),
-                        method=args.method)
+                        method=args.method or "monolithic")
     except (ScenarioFileError, InfeasibleScenarioError) as exc:
         raise CliError(str(exc)) from None
     except CliError:

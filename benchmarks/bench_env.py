@@ -1,6 +1,7 @@
 """Throughput of GreenLLM-v2 (the default), v1 and v0 beside CartPole-v1, single and natively batched, and SB3 PPO.
 
     python benchmarks/bench_env.py [--steps 20000] [--num-envs 1024] [--vec-steps 48] [--pool 64] [--ppo-steps 8192]
+                                   [--no-torch]
 
 GreenLLM-v2 (first): the single env (``gymnasium.make``) with a fresh scenario per episode (the default: the v2
 batch generator, drawn 32 seeds ahead) and with a pool; the batched env (``gymnasium.make_vec(...,
@@ -9,6 +10,11 @@ episodes: every sub-env resets, all new scenarios of a step drawn in one batch) 
 (MlpPolicy, 8 envs, n_steps 256, batch 64, 10 epochs, torch on one thread) on ``SB3VecEnvV2`` beside the same
 PPO on CartPole-v1 (SB3's DummyVecEnv) and on an env that does nothing but has v2's spaces (what the network
 alone costs), env-steps/s of ``model.learn`` after one warm-up rollout.
+
+Torch backend (``backend="torch"``, `green_llm_env.vector_torch`) on the CPU x ``num_envs``, beside the numba
+rows of the same run: fresh scenarios (float64 and float32), a pool, and a device-resident bank of 4,096
+scenarios; on a CUDA GPU too when one is present (bank, float32, 4,096 and 65,536 envs;
+``benchmarks/bench_gpu.py`` is the full device run).
 
 Single env: ``gymnasium.make`` (TimeLimit, OrderEnforcing, PassiveEnvChecker wrappers), random actions drawn
 beforehand with ``action_space.sample()`` (a bank of 1024, cycled; CartPole made and driven the same way),
@@ -85,6 +91,27 @@ def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, env_id: st
     return num_envs * steps / (time.perf_counter() - t0)
 
 
+def torch_env_steps_per_s(num_envs: int, steps: int, device: str = "cpu", seed: int = 0, **kw) -> float:
+    """Env-steps/s of the torch backend of GreenLLM-v2 (``gymnasium.make_vec(..., backend="torch")``): actions
+    drawn beforehand on the device, one warm-up episode, the device synchronised before the clock stops."""
+    import torch
+
+    envs = gym.make_vec(ENV_ID_V2, num_envs=num_envs, vectorization_mode="vector_entry_point", backend="torch",
+                        device=device, **kw)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    bank = torch.rand((4, num_envs, envs.single_action_space.shape[0]), generator=gen, device=device) * 2 - 1
+    envs.reset(seed=seed)
+    for k in range(26):
+        envs.step(bank[k & 3])
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+    sync()
+    t0 = time.perf_counter()
+    for k in range(steps):
+        envs.step(bank[k & 3])
+    sync()
+    return num_envs * steps / (time.perf_counter() - t0)
+
+
 class TrivialSameSpaces(gym.Env):
     """An env that does nothing, with GreenLLM-v2's spaces (Box(3076) observation, Box(405) action, 24 steps): what
     SB3's PPO costs on spaces of that size alone."""
@@ -158,6 +185,7 @@ def main() -> None:
     p.add_argument("--vec-steps", type=int, default=48, help="batched steps per setting")
     p.add_argument("--pool", type=int, default=64, help="scenario_pool of the 'pool' settings")
     p.add_argument("--ppo-steps", type=int, default=8192, help="SB3 PPO env-steps timed per env (0: skip)")
+    p.add_argument("--no-torch", dest="torch", action="store_false", help="skip the torch backend rows")
     args = p.parse_args()
 
     res: dict[str, object] = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
@@ -174,6 +202,25 @@ def main() -> None:
         res[f"v2_batched_{name}_env_steps_per_s"] = v
         print(f"GreenLLM-v2 batched x{args.num_envs}, {name:<6}     {v:>12,.0f} env-steps/s ({threads} threads)",
               flush=True)
+    if args.torch:  # the torch backend on the CPU, beside the numba one (same run, same threads)
+        import torch
+
+        torch.set_num_threads(threads)
+        for name, kw, steps in (("fresh", {}, 49), ("pool", {"scenario_pool": args.pool}, args.vec_steps),
+                                ("bank", {"scenario_bank": 4096}, args.vec_steps),
+                                ("fresh_float32", {"dtype": "float32"}, 49)):
+            v = torch_env_steps_per_s(args.num_envs, steps, "cpu", **kw)
+            res[f"v2_torch_cpu_{name}_env_steps_per_s"] = v
+            ref = res["v2_batched_fresh_env_steps_per_s" if name.startswith("fresh") else
+                      "v2_batched_pool_env_steps_per_s"]
+            print(f"GreenLLM-v2 torch (CPU) x{args.num_envs}, {name:<13} {v:>12,.0f} env-steps/s "
+                  f"({v / ref:.2f} x numba {'fresh' if name.startswith('fresh') else 'pool'})", flush=True)
+        if torch.cuda.is_available():
+            for E in (4096, 65536):
+                v = torch_env_steps_per_s(E, args.vec_steps, "cuda", scenario_bank=4096, dtype="float32")
+                res[f"v2_torch_cuda_bank_{E}_env_steps_per_s"] = v
+                print(f"GreenLLM-v2 torch ({torch.cuda.get_device_name()}) x{E}, bank, float32 "
+                      f"{v:>14,.0f} env-steps/s", flush=True)
     if args.ppo_steps > 0:
         from stable_baselines3.common.env_util import make_vec_env
 
@@ -216,6 +263,9 @@ def main() -> None:
         "batched_fresh": res["v2_batched_fresh_env_steps_per_s"] >= 200000,
         "ppo": (res["ppo_v2_env_steps_per_s"] >= 0.8 * res["ppo_cartpole_env_steps_per_s"]
                 if args.ppo_steps > 0 else None)}
+    if args.torch:  # issue 21: the torch backend on the CPU within 2x of the numba batched env (fresh scenarios)
+        res["torch_cpu_within_2x_of_numba"] = (res["v2_torch_cpu_fresh_env_steps_per_s"]
+                                               >= 0.5 * res["v2_batched_fresh_env_steps_per_s"])
     res["targets_met"] = {  # the step itself: scenarios pinned or pooled (fresh ones cost make_scenario per reset)
         "single": min(res["single_pinned_steps_per_s"], res["single_pool_steps_per_s"]) >= 20000,
         "batched": res["batched_pool_env_steps_per_s"] >= 200000,

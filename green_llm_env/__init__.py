@@ -29,12 +29,12 @@ if ENV_ID_V1 not in _registry:  # terminates at the scenario's horizon: no TimeL
     _register(id=ENV_ID_V1, entry_point="green_llm_env.env_v1:GreenLLMEnvV1", max_episode_steps=None)
 if ENV_ID not in _registry:
     _register(id=ENV_ID, entry_point="green_llm_env.env_v2:GreenLLMEnvV2",
-              vector_entry_point="green_llm_env.vector_v2:GreenLLMVectorEnvV2", max_episode_steps=None)
+              vector_entry_point="green_llm_env.vector_entry:make_vector_env", max_episode_steps=None)
 if HYBRID_ENV_ID_V2 not in _registry:
     _register(id=HYBRID_ENV_ID_V2, entry_point="green_llm_env.hybrid_v2:make_hybrid_env_v2", max_episode_steps=None)
 if MO_ENV_ID_V2 not in _registry:
     _register(id=MO_ENV_ID_V2, entry_point="green_llm_env.env_v2:make_mo_env",
-              vector_entry_point="green_llm_env.vector_v2:make_mo_vector_env", max_episode_steps=None,
+              vector_entry_point="green_llm_env.vector_entry:make_mo_vector_env", max_episode_steps=None,
               disable_env_checker=True)  # a vector reward, as MO-Gymnasium registers its envs
 if HYBRID_ENV_ID not in _registry:
     _register(id=HYBRID_ENV_ID, entry_point="green_llm_env.wrappers:make_hybrid_env", max_episode_steps=None)

@@ -41,7 +41,7 @@ from .reference_day import (ALPHA_RANGE as _ALPHA_RANGE, BASE_PRICE as _BASE_PRI
                             TOKENS_OUT as _TOKENS_OUT, TYPE_FACTOR as _TYPE_FACTOR, V_BASE_US as _V_BASE_US,
                             cycle as _cycle, dc_names, query_types, tou_factor as _tou_factor,
                             usage_shape as _usage_shape)
-from .generator import DEFAULT_WATER_FRACTION, greedy_plan
+from .generator import DEFAULT_WATER_FRACTION, MAX_SCALE, MAX_SHARES, MAX_SIZES, greedy_plan
 from .scenario import Scenario
 
 __all__ = ["GENERATOR_NAME", "NO_WATER_BUDGET_L", "ScenarioBatch", "draw_batch", "scenario_of_seed", "warm_up"]
@@ -545,6 +545,11 @@ def draw_batch(seeds, *, I: int = 9, J: int = 9, K: int = 5, T: int = 24, R: int
         if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer, float, np.floating)) \
                 or not math.isfinite(n) or int(n) != n or n < 1:
             raise ValueError(f"draw_batch: {name} must be an integer >= 1; got {n!r}")
+        if n > MAX_SIZES[name]:
+            raise ValueError(f"draw_batch: {name} must be an integer <= {MAX_SIZES[name]}; got {n!r}")
+    if I * K * J * T > MAX_SHARES:
+        raise ValueError(f"draw_batch: I·K·J·T (the plan's shares) must be <= {MAX_SHARES:.0e}; got "
+                         f"I={I}, K={K}, J={J}, T={T}")
     if isinstance(start_hour, (bool, np.bool_)) or not isinstance(start_hour, (int, np.integer, float, np.floating)) \
             or not math.isfinite(start_hour) or int(start_hour) != start_hour or not 0 <= start_hour <= 23:
         raise ValueError(f"draw_batch: start_hour must be an integer in 0..23; got {start_hour!r}")
@@ -554,6 +559,8 @@ def draw_batch(seeds, *, I: int = 9, J: int = 9, K: int = 5, T: int = 24, R: int
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
                 or not (math.isfinite(value) and value >= 0):
             raise ValueError(f"draw_batch: {name} must be finite and >= 0; got {value!r}")
+        if value > MAX_SCALE:
+            raise ValueError(f"draw_batch: {name} must be <= {MAX_SCALE:g}; got {value!r}")
         psi.append(float(value))
     if water_fraction is not None and (
             isinstance(water_fraction, (bool, np.bool_))

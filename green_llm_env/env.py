@@ -158,6 +158,10 @@ _GENERATOR_SIZES = {"I": 9, "J": 9, "K": 5, "T": 24, "R": 3}
 _TRACE_DAYS = 366  # 2024 is a leap year
 
 
+MAX_FORECAST_NOISE = 10.0
+"""Largest ``forecast_noise`` (σ of the lognormal forecast error; the hybrid env uses 0.1)."""
+
+
 def _check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
@@ -326,6 +330,9 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         self.weights = cost.check_weights(weights, "weights")
         self.forecast_hours = _check_int("forecast_hours", forecast_hours, 0)
         self.forecast_noise = _check_float("forecast_noise", forecast_noise, 0.0, strict=False)
+        if self.forecast_noise > MAX_FORECAST_NOISE:  # a lognormal factor exp(σ·z) overflows beyond
+            raise ValueError(f"forecast_noise must be in [0, {MAX_FORECAST_NOISE:g}] (the σ of a lognormal forecast "
+                             f"error); got {forecast_noise!r}")
         if action_mode not in ACTION_MODES:
             raise ValueError(f"action_mode must be one of {ACTION_MODES}; got {action_mode!r}")
         self.action_mode = action_mode
@@ -334,7 +341,15 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(f"constraint_mode must be one of {self.constraint_modes}; got {constraint_mode!r}")
         self.constraint_mode = constraint_mode
         self.reward_scale = _check_float("reward_scale", reward_scale, 0.0, strict=True)
+        if not 1e-12 <= self.reward_scale <= 1e12:
+            raise ValueError(f"reward_scale must be in [1e-12, 1e12] (rewards stay finite); got {reward_scale!r}")
         self.penalty_factor = _check_float("penalty_factor", penalty_factor, 0.0, strict=False)
+        if self.penalty_factor > 1e6:
+            raise ValueError(f"penalty_factor must be <= 1e6 (penalties stay finite); got {penalty_factor!r}")
+        if constraint_mode == "penalty" and self.penalty_factor < 1.0:  # below the duals a violation pays
+            raise ValueError(f"penalty_factor must be >= 1 with constraint_mode='penalty' (below 1 a violation "
+                             f"costs less than the constraint's dual, so plans can beat the oracle); "
+                             f"got {penalty_factor!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}; "
                              f"got {render_mode!r}")

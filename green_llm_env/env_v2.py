@@ -131,6 +131,15 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
     observation; a new scenario costs the batch generator and the tables (no LP). ``benchmarks/bench_env.py``
     prints the figures beside CartPole-v1.
 
+    ## Batched, and in torch
+
+    ``gym.make_vec("green_llm_env:GreenLLM-v2", num_envs=N, vectorization_mode="vector_entry_point")`` steps N
+    envs in one compiled call (numpy in and out; equal to ``SyncVectorEnv`` bit for bit). With
+    ``backend="torch"`` (and ``device``: ``"cpu"``, ``"cuda"``, ...; ``dtype``: ``"float64"`` or ``"float32"``;
+    ``scenario_bank``: None or B >= 1 scenarios held on the device) the same step runs as a torch program on the
+    device, taking and returning tensors (`green_llm_env.vector_torch.GreenLLMTorchVectorEnv`): the same
+    transitions for the same seeds (float64 to 1e-9 relative), no change to any number of this env.
+
     ## Version History
 
     * v2: continuous repair toward an interior reference point (v1's guard jumped at the optimum: the oracle's

@@ -37,6 +37,14 @@ def greedy_plan(scenario: Scenario, weights=cost.DEFAULT_WEIGHTS) -> np.ndarray:
     return plan.reshape(coef.T, coef.I, coef.K, coef.J)
 
 
+MAX_SIZES = {"I": 1000, "J": 1000, "K": 100, "T": 8784, "R": 100}
+"""Largest sizes `make_scenario` draws (T: the hours of a leap year)."""
+MAX_SHARES = 50_000_000
+"""Largest I·K·J·T: each (T, I·K, J) table of a scenario is then at most 400 MB (a reset would not end)."""
+MAX_SCALE = 1e6
+"""Largest ψ factor or demand_scale (the letter sweeps 0.1-1.9): beyond, the LP's numbers exceed HiGHS's range."""
+
+
 def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int = 24, R: int = 3,
                   start_hour: int = 0, psi_theta: float = 1.0, psi_pw: float = 1.0, psi_tau: float = 1.0,
                   psi_rho: float = 1.0, demand_scale: float = 1.0,
@@ -61,12 +69,19 @@ def make_scenario(seed: int = 0, *, I: int = 9, J: int = 9, K: int = 5, T: int =
     for name, n in (("I", I), ("J", J), ("K", K), ("T", T), ("R", R)):
         if int(n) != n or n < 1:
             raise ValueError(f"make_scenario: {name} must be an integer >= 1; got {n}")
+        if n > MAX_SIZES[name]:
+            raise ValueError(f"make_scenario: {name} must be an integer <= {MAX_SIZES[name]}; got {n}")
+    if I * K * J * T > MAX_SHARES:
+        raise ValueError(f"make_scenario: I·K·J·T (the plan's shares) must be <= {MAX_SHARES:.0e}; got "
+                         f"I={I}, K={K}, J={J}, T={T} ({I * K * J * T:.3g})")
     if int(start_hour) != start_hour or not 0 <= start_hour <= 23:
         raise ValueError(f"make_scenario: start_hour must be an integer in 0..23; got {start_hour}")
     for name, value in (("psi_theta", psi_theta), ("psi_pw", psi_pw), ("psi_tau", psi_tau),
                         ("psi_rho", psi_rho), ("demand_scale", demand_scale)):
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"make_scenario: {name} must be finite and >= 0; got {value}")
+        if value > MAX_SCALE:
+            raise ValueError(f"make_scenario: {name} must be <= {MAX_SCALE:g}; got {value}")
     if water_fraction is not None and not (math.isfinite(water_fraction) and water_fraction > 0):
         raise ValueError(f"make_scenario: water_fraction must be > 0 or None; got {water_fraction}")
     rng = np.random.default_rng(seed)

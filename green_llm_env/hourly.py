@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Any, Sequence
 
 import highspy
 import numpy as np
@@ -28,9 +28,53 @@ from . import cost
 from .constraints import LinearProgram, hour_lp
 from .highs import PRIMAL_FEASIBILITY_TOL, pass_lp, silent_highs
 
-__all__ = ["LEAST_WATER_MARGIN", "HourSolution", "HourlyLP", "LeastWater", "least_water"]
+__all__ = ["LEAST_WATER_MARGIN", "PRICE_LIMITS", "HourSolution", "HourlyLP", "HourlyTimeLimitError", "LeastWater",
+           "check_price_action", "check_price_range", "least_water"]
 
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
+_TIME_LIMIT = highspy.HighsModelStatus.kTimeLimit
+
+
+class HourlyTimeLimitError(RuntimeError):
+    """An hour's LP ran out of its time limit (``time_limit_s`` per solve): a slow solve, not an infeasible hour."""
+
+
+PRICE_LIMITS = (1e-12, 1e6)
+"""Least and largest water price ($/L) a hybrid env's ``price_range`` may span (and at most 1e12 from end to
+end): beyond them the hour's LP has cost coefficients HiGHS cannot scale (1e300 $/L made reset hang)."""
+
+
+def check_price_range(price_range: Any) -> tuple[float, float]:
+    """``price_range`` as (lo, hi) $/L, or ``ValueError`` naming the rule: two finite prices
+    ``PRICE_LIMITS[0] <= lo < hi <= PRICE_LIMITS[1]`` with ``hi / lo <= 1e12``."""
+    rule = (f"price_range must be two prices {PRICE_LIMITS[0]:g} <= lo < hi <= {PRICE_LIMITS[1]:g} $/L with "
+            f"hi/lo <= 1e12")
+    try:
+        lo, hi = (float(p) for p in price_range)
+        if any(isinstance(p, (bool, np.bool_)) for p in price_range):
+            raise TypeError
+    except (TypeError, ValueError):
+        raise ValueError(f"{rule}; got {price_range!r}") from None
+    if not (PRICE_LIMITS[0] <= lo < hi <= PRICE_LIMITS[1]) or hi / lo > 1e12:
+        raise ValueError(f"{rule}; got {price_range!r}")
+    return lo, hi
+
+
+def check_price_action(action: Any) -> float:
+    """The one number of a hybrid env's action (the hour's water price, in [-1, 1] before clipping), or
+    ``ValueError`` before anything solves: one real, finite number (an allocation, NaN, inf, a complex number
+    or text are refused)."""
+    try:
+        arr = np.asarray(action)
+    except Exception:  # noqa: BLE001 - a ragged or odd object
+        raise ValueError(f"action must be one finite number (the hour's water price); got {action!r}") from None
+    if arr.dtype.kind not in "biuf" or arr.size != 1:
+        shown = f"shape {arr.shape}, dtype {arr.dtype}" if arr.dtype.kind in "biufc" else repr(action)[:80]
+        raise ValueError(f"action must be one finite number (the hour's water price, shape (1,)); got {shown}")
+    a = float(arr.reshape(-1)[0])
+    if not np.isfinite(a):
+        raise ValueError(f"action must be one finite number (the hour's water price); got {a}")
+    return a
 
 
 @dataclass
@@ -53,7 +97,8 @@ class HourlyLP:
     Args:
         coef: `cost.Coefficients` of the scenario.
         weights: (σe, σc, σd); a zero weight is raised to ``tie_break`` inside the LP (as `baselines.solve`).
-        time_limit_s: HiGHS time limit per solve (s).
+        time_limit_s: HiGHS time limit per solve (s); running out raises `HourlyTimeLimitError` (never reported as
+            an infeasible hour).
     """
 
     def __init__(self, coef: cost.Coefficients, weights: Sequence[float] = cost.DEFAULT_WEIGHTS,
@@ -65,7 +110,11 @@ class HourlyLP:
         self._x_cost = np.broadcast_to(x_cost, (coef.T, coef.N, coef.J))
         self._grid_cost = grid_cost
         self._wl = cost.water_l_per_share(coef)  # (T, N, J)
-        self._options = {"solver": "simplex", "time_limit": float(time_limit_s),
+        limit = float(time_limit_s) if not isinstance(time_limit_s, bool) else float("nan")
+        if not (np.isfinite(limit) and limit > 0):
+            raise ValueError(f"time_limit_s must be a finite number of seconds > 0; got {time_limit_s!r}")
+        self.time_limit_s = limit
+        self._options = {"solver": "simplex", "time_limit": limit,
                          "primal_feasibility_tolerance": PRIMAL_FEASIBILITY_TOL}
         self.highs = self._new_highs()
         self._basis: highspy.HighsBasis | None = None
@@ -127,9 +176,18 @@ class HourlyLP:
             if self._basis is not None:
                 h.setBasis(self._basis)
             self._loaded = t
+        # HiGHS's time limit is read on a clock that runs over the life of the instance: give each solve its own
+        h.setOptionValue("time_limit", h.getRunTime() + self.time_limit_s)
         h.run()
         self.solves += 1
-        return h.getModelStatus()
+        status = h.getModelStatus()
+        if status == _TIME_LIMIT:
+            self._basis = None
+            self._loaded = -1
+            raise HourlyTimeLimitError(f"hour {t}: the LP ran out of its time limit (time_limit_s="
+                                       f"{self.time_limit_s:g} s per solve); not an infeasible hour: raise "
+                                       "time_limit_s or use a smaller scenario")
+        return status
 
     def solve(self, t: int, water_price: float = 0.0, water_cap_l: float = np.inf,
               objective: str = "cost", margin: float = 0.0) -> HourSolution:

@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .core.features import GLOBAL_FEATURES
-from .hourly import HourlyLP
+from .hourly import HourlyLP, check_price_action, check_price_range
 
 __all__ = ["CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_V2_FEATURES", "WaterPriceLPV2", "make_hybrid_env_v2"]
 
@@ -53,13 +53,7 @@ class WaterPriceLPV2(gym.Env):
         if base.config.action_mode != "project":
             raise ValueError(f"WaterPriceLPV2 plays allocations: it needs action_mode='project'; got "
                              f"{base.config.action_mode!r}")
-        try:
-            lo, hi = (float(p) for p in price_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"price_range must be two prices 0 < lo < hi ($/L); got {price_range!r}") from None
-        if not (0.0 < lo < hi and np.isfinite(hi)) or hi / lo > 1e12:
-            raise ValueError(f"price_range must be two finite prices 0 < lo < hi <= 1e12·lo ($/L); got "
-                             f"{price_range!r}")
+        lo, hi = check_price_range(price_range)
         self.price_range = (lo, hi)
         self._log_lo, self._log_span = float(np.log(lo)), float(np.log(hi / lo))
         self._curve = [self.price([a]) for a in np.linspace(-1.0, 1.0, CURVE_POINTS)]
@@ -70,11 +64,8 @@ class WaterPriceLPV2(gym.Env):
         self._last_action = 0.0
 
     def price(self, action: Any) -> float:
-        """$/L of an action in [-1, 1] (clipped; NaN raises ``ValueError``)."""
-        a = float(np.asarray(action, np.float64).reshape(-1)[0])
-        if not np.isfinite(a):
-            raise ValueError(f"action must be a finite number in [-1, 1]; got {a}")
-        a = min(max(a, -1.0), 1.0)
+        """$/L of an action in [-1, 1] (clipped; a wrong shape, NaN or inf raises ``ValueError``)."""
+        a = min(max(check_price_action(action), -1.0), 1.0)
         return float(np.exp(self._log_lo + 0.5 * (a + 1.0) * self._log_span))
 
     def action_of(self, price: float) -> float:

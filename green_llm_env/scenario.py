@@ -8,6 +8,7 @@ The seeded generator lives in `green_llm_env.generator`. Command line::
 
     python -m green_llm_env.scenario --seed 7 --out s.json
     python -m green_llm_env.scenario --seed 7 --traces ../shared/data --start 2024-06-01T00 --out s.json
+    python -m green_llm_env.scenario --seed 7 --traces --start 2024-06-01T00 --out s.json  # from $GREEN_LLM_DATA
 """
 
 from __future__ import annotations

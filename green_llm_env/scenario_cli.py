@@ -25,7 +25,9 @@ def _body(argv: list[str] | None) -> int:
     parser = OneLineParser(prog="python -m green_llm_env.scenario",
                            description="Write a seeded synthetic scenario as JSON.")
     parser.add_argument("--seed", type=int_at_least(0), default=0, help="generator seed (>= 0)")
-    parser.add_argument("--traces", help="folder holding carbon_intensity_2024_hourly_by_dc.csv")
+    parser.add_argument("--traces", nargs="?", const="", metavar="DIR",
+                        help="folder holding carbon_intensity_2024_hourly_by_dc.csv; without DIR, the folder "
+                             "found by green_llm_env.assets.traces_dir ($GREEN_LLM_DATA, a checkout's ../shared/data)")
     parser.add_argument("--start", help="UTC start hour with --traces, e.g. 2024-06-01T00")
     parser.add_argument("--sizes", default="9,9,5,24,3", help="I,J,K,T,R (default 9,9,5,24,3)")
     parser.add_argument("--water-fraction", type=float, default=None,
@@ -39,8 +41,15 @@ def _body(argv: list[str] | None) -> int:
     fraction = DEFAULT_WATER_FRACTION if args.water_fraction is None else args.water_fraction
     if not (math.isfinite(fraction) and fraction > 0):
         raise CliError(f"--water-fraction must be a finite number > 0; got {args.water_fraction}")
-    if args.start and not args.traces:
+    if args.start and args.traces is None:
         raise CliError("--start needs --traces")
+    if args.traces == "":
+        from .assets import traces_dir
+
+        try:
+            args.traces = str(traces_dir())
+        except FileNotFoundError as exc:
+            raise CliError(f"--traces: {exc}") from None
     try:
         I, J, K, T, R = _parse_sizes(args.sizes)
         kw = dict(I=I, J=J, K=K, T=T, R=R, water_fraction=fraction)

@@ -1,7 +1,7 @@
 """GreenLLM-v2, natively batched: every sub-env steps in one call of the compiled core.
 
-- `GreenLLMVectorEnvV2`: a `gymnasium.vector.VectorEnv` (autoreset mode NEXT_STEP, as `SyncVectorEnv`), the
-  vector entry point of ``GreenLLM-v2``::
+- `GreenLLMVectorEnvV2`: a `gymnasium.vector.VectorEnv` (autoreset mode NEXT_STEP, as `SyncVectorEnv`), what the
+  vector entry point of ``GreenLLM-v2`` (`green_llm_env.vector_entry.make_vector_env`) builds by default::
 
       envs = gymnasium.make_vec("green_llm_env:GreenLLM-v2", num_envs=1024, vectorization_mode="vector_entry_point")
 
@@ -24,11 +24,12 @@ from gymnasium.vector.utils import batch_space
 from gymnasium import spaces
 
 from .core.batch import INFO_KEYS, BatchCore
+from .core.features import FeatureLayout
 from .core.scenes import ScenarioSource
 from .env_v2 import OBJECTIVES, make_config
 from .scenario import Scenario
 
-__all__ = ["GreenLLMVectorEnvV2", "SB3VecEnvV2", "make_mo_vector_env"]  # noqa: F822 (SB3VecEnvV2 is built lazily)
+__all__ = ["GreenLLMVectorEnvV2", "SB3VecEnvV2"]  # noqa: F822 (SB3VecEnvV2 is built lazily)
 
 
 class GreenLLMVectorEnvV2(VectorEnv):
@@ -57,8 +58,8 @@ class GreenLLMVectorEnvV2(VectorEnv):
         self.source = ScenarioSource(self.config, pinned)
         T, I, K, J, R = self.config.sizes()
         self.num_envs = int(num_envs)
-        self.core = BatchCore(self.config, self.num_envs, (T, I, K, J, R))
-        self.layout = self.core.layout
+        self.layout = FeatureLayout(I, K, J, R, self.config.forecast_hours)
+        self.core = self._make_core((T, I, K, J, R))
         low, high = self.layout.bounds()
         self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
         self.single_action_space = spaces.Box(-1.0, 1.0, (I * K * J,), dtype=np.float32)
@@ -71,6 +72,10 @@ class GreenLLMVectorEnvV2(VectorEnv):
         self._rngs: list[np.random.Generator | None] = [None] * E
         self._prev_done = np.zeros(E, bool)
         self._ready = False
+
+    def _make_core(self, sizes: tuple[int, int, int, int, int]) -> Any:
+        """The batch the envs step: the compiled (numba) `BatchCore`."""
+        return BatchCore(self.config, self.num_envs, sizes)
 
     # ------------------------------------------------------------------------------- resets
     def _rng(self, i: int, seed: int | None) -> np.random.Generator:
@@ -85,21 +90,25 @@ class GreenLLMVectorEnvV2(VectorEnv):
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
-        E = self.num_envs
-        if seed is None:
-            seeds: list[int | None] = [None] * E
-        elif isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-            seeds = [int(seed) + i for i in range(E)]
-        else:
-            seeds = list(seed)
-            if len(seeds) != E:
-                raise ValueError(f"seed must be None, an int or {E} values; got {len(seeds)} values")
+        seeds = self._seed_list(seed)
         self.source.check_options(options)
-        idx = np.arange(E)
+        idx = np.arange(self.num_envs)
         self._load(idx, seeds, options)
         self._prev_done[:] = False
         self._ready = True
         return self.core.observe(), _masked(self.core.reset_info(idx))
+
+    def _seed_list(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
+        """Each sub-env's seed of a reset (``seed + i`` for an int), checked."""
+        E = self.num_envs
+        if seed is None:
+            return [None] * E
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            return [int(seed) + i for i in range(E)]
+        seeds = list(seed)
+        if len(seeds) != E:
+            raise ValueError(f"seed must be None, an int or {E} values; got {len(seeds)} values")
+        return seeds
 
     def reset_envs(self, idx: Sequence[int]) -> np.ndarray:
         """Start a new episode now in sub-envs ``idx`` (their own random streams, no options); returns their
@@ -148,11 +157,6 @@ class GreenLLMVectorEnvV2(VectorEnv):
     @property
     def water_left_l(self) -> np.ndarray:
         return self.core.water.copy()
-
-
-def make_mo_vector_env(num_envs: int = 1, **kwargs: Any) -> GreenLLMVectorEnvV2:
-    """Vector entry point of ``GreenLLM-mo-v2``: rewards (num_envs, 3)."""
-    return GreenLLMVectorEnvV2(num_envs=num_envs, reward="vector", **kwargs)
 
 
 def _masked(info: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import cost
-from .hourly import HourlyLP
+from .hourly import HourlyLP, check_price_action, check_price_range
 
 __all__ = ["FLAT_INFO_KEYS", "FlatInfo", "make_flat_env", "CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_FEATURES", "HYBRID_FORECAST", "StructuredObservation", "WaterPriceLP", "make_hybrid_env"]
 
@@ -140,9 +140,7 @@ class WaterPriceLP(gym.Wrapper):
     def __init__(self, env: gym.Env, price_range: tuple[float, float] = DEFAULT_PRICE_RANGE) -> None:
         super().__init__(env)
         base = _v1(env)
-        lo, hi = (float(p) for p in price_range)
-        if not (0.0 < lo < hi and np.isfinite(hi)):
-            raise ValueError(f"price_range must be two prices 0 < lo < hi ($/L); got {price_range!r}")
+        lo, hi = check_price_range(price_range)
         if base.action_mode != "project":
             raise ValueError(f"WaterPriceLP plays allocations: it needs action_mode='project'; got "
                              f"{base.action_mode!r}")
@@ -159,8 +157,8 @@ class WaterPriceLP(gym.Wrapper):
         self.forecast_failures = 0  # forecast hours whose LP had no solution (their curve is scaled)
 
     def price(self, action: Any) -> float:
-        """$/L of an action in [-1, 1] (clipped to it)."""
-        a = float(np.clip(np.asarray(action, np.float64).reshape(-1)[0], -1.0, 1.0))
+        """$/L of an action in [-1, 1] (clipped to it; a wrong shape, NaN or inf raises ``ValueError``)."""
+        a = float(np.clip(check_price_action(action), -1.0, 1.0))
         return float(np.exp(self._log_lo + 0.5 * (a + 1.0) * self._log_span))
 
     def action_of(self, price: float) -> float:

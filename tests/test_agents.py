@@ -123,7 +123,7 @@ def test_split_schedules_and_run_keys():
                    "noise_std": None, "obs_features": None, "residual": None,
                    "residual_scale": 0.5, "shield": None, "action_groups": None, "pretrain": None,
                    "pretrain_episodes": 300, "pretrain_epochs": 60, "pretrain_dagger": 0, "pretrain_lr": 1e-3,
-                   "env_wrapper": None,
+                   "pretrain_scale": 1.0, "env_wrapper": None,
                    "callback": None, "extra_wrappers": [], "extra_callbacks": []}
     assert kwargs["learning_rate"](1.0) == pytest.approx(3e-4) and kwargs["learning_rate"](0.5) == pytest.approx(1.5e-4)
     assert kwargs["clip_range"](0.0) == pytest.approx(0.0)
@@ -267,6 +267,7 @@ def test_trained_policy_normalises_and_predicts_deterministically(tmp_path):
     model.save(str(layout.model))
     venv.save(str(layout.vecnormalize))
     (layout.args).write_text("algo: ppo\nenv_kwargs: {forecast_hours: 3, penalty_factor: 2.0}\n")
+    (layout.config).write_text("normalize: true\n")  # train.py always writes it: how the model was trained
     loaded = TrainedPolicy.load(layout.run_dir)
     assert loaded.name == "ppo" and loaded.kind == "learned" and loaded.env_kwargs == {"forecast_hours": 3}
     np.testing.assert_array_equal(loaded.act(obs, None), action)

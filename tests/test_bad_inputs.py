@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # (tool, argv, culprit named in the message). Placeholders: {tmp} a scratch folder, {scen} a valid small
 # scenario file, {file} an existing regular file, {json:NAME} a damaged scenario file (see DAMAGED).
-ORACLE, SCEN, EVAL, TRAIN = "oracle", "scenario", "evaluate", "train"
+ORACLE, SCEN, EVAL, TRAIN, RESUME = "oracle", "scenario", "evaluate", "train", "train-resume"
 CLI_CASES: list[tuple[str, list[str], str]] = [
     # python -m baselines.oracle
     (ORACLE, [], "--scenario"),
@@ -41,6 +41,7 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     (ORACLE, ["--scenario", "{scen}", "--lexicographic", "energy", "--eps", "-1"], "--eps"),
     (ORACLE, ["--scenario", "{scen}", "--eps", "abc"], "--eps"),
     (ORACLE, ["--scenario", "{scen}", "--weights", "1,0,0", "--lexicographic", "energy"], "--lexicographic"),
+    (ORACLE, ["--scenario", "{scen}", "--lexicographic", "energy", "--method", "decomposed"], "--method"),
     (ORACLE, ["--scenario", "{scen}", "--bogus"], "--bogus"),
     (ORACLE, ["tables", "--scenario", "{json:pue_low}"], "PUE"),
     (ORACLE, ["--scenario", "{json:lam_huge}"], "lam"),
@@ -122,6 +123,76 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     (TRAIN, ["--algo", "ppo", "--env-kwargs", "forecast_hours:1000000"], "forecast_hours"),
     (TRAIN, ["--algo", "ppo", "--env-kwargs", "no_such_arg:1"], "no_such_arg"),
     (TRAIN, ["--algo", "ppo", "--vec", "threads"], "--vec"),
+    # issue 19: a trained agent is played as it was trained or refused ({run:NAME}: a tampered copy of the shipped
+    # hybrid agent, see TAMPERED); T:24 because the hybrid env reads 23 forecast hours
+    (EVAL, ["--policies", "ppo={run:no_vecnorm}", "--gen-kwargs", "T:24"], "statistics are missing"),
+    (EVAL, ["--policies", "ppo={run:bad_vecnorm}", "--gen-kwargs", "T:24"], "are damaged"),
+    (EVAL, ["--policies", "ppo={run:empty_vecnorm}", "--gen-kwargs", "T:24"], "are damaged"),
+    (EVAL, ["--policies", "ppo={run:foreign_vecnorm}", "--gen-kwargs", "T:24"], "not this model's"),
+    (EVAL, ["--policies", "ppo={run:no_model}", "--gen-kwargs", "T:24"], "GreenLLM-hybrid-v1.zip is missing"),
+    (EVAL, ["--policies", "ppo={run:bad_model}", "--gen-kwargs", "T:24"], "is damaged"),
+    (EVAL, ["--policies", "ppo={run:empty_model}", "--gen-kwargs", "T:24"], "is damaged"),
+    (EVAL, ["--policies", "ppo={run:bad_config}", "--gen-kwargs", "T:24"], "config.yml"),
+    (EVAL, ["--policies", "ppo={run:no_config}", "--gen-kwargs", "T:24"], "config.yml"),
+    (EVAL, ["--policies", "ppo={run:config_list}", "--gen-kwargs", "T:24"], "config.yml"),
+    (EVAL, ["--policies", "ppo={run:config_bad_normalize}", "--gen-kwargs", "T:24"], "normalize"),
+    (EVAL, ["--policies", "ppo={run:config_bad_shield}", "--gen-kwargs", "T:24"], "shield"),
+    (EVAL, ["--policies", "ppo={run:unknown_env}", "--gen-kwargs", "T:24"], "GreenLLM-v9"),
+    (EVAL, ["--policies", "ppo={run:other_env}", "--gen-kwargs", "T:24"], "observations of shape"),
+    (EVAL, ["--policies", "ppo={run:ok}/rl_model_9_steps.zip", "--gen-kwargs", "T:24"], "rl_model_9_steps.zip"),
+    (EVAL, ["--policies", "ppo={run:ok}", "--gen-kwargs", "T:24", "--env", "GreenLLM-v2"], "GreenLLM-hybrid-v1"),
+    (EVAL, ["--policies", "ppo={run:ok}", "--gen-kwargs", "T:24", "--env", "GreenLLM-v0"], "GreenLLM-hybrid-v1"),
+    # a baseline on an env whose action it does not speak; "off" settings below the exact bound
+    (EVAL, ["--env", "GreenLLM-hybrid-v1", "--policies", "uniform", "--gen-kwargs", "T:24"], "GreenLLM-hybrid-v1"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v1", "--policies", "myopic", "--gen-kwargs", "T:24"], "GreenLLM-hybrid-v1"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v2", "--policies", "cheapest"], "GreenLLM-hybrid-v2"),
+    (EVAL, ["--env", "GreenLLM-v0", "--env-kwargs", "penalty_factor:0.5"], "penalty_factor"),
+    (EVAL, ["--env", "GreenLLM-v0", "--env-kwargs", "penalty_factor:0.999"], "penalty_factor"),
+    (EVAL, ["--env", "GreenLLM-v1", "--env-kwargs", "constraint_mode:penalty", "penalty_factor:0.5"],
+     "penalty_factor"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v1", "--gen-kwargs", "T:24", "--env-kwargs", "price_range:[1e-300,1e300]"],
+     "price_range"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v2", "--env-kwargs", "price_range:[1e-300,1e300]"], "price_range"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v2", "--env-kwargs", "price_range:[.nan,1.0]"], "price_range"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v2", "--env-kwargs", "price_range:[0.0,1.0]"], "price_range"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v2", "--env-kwargs", "price_range:[1.0,0.5]"], "price_range"),
+    (EVAL, ["--env", "GreenLLM-hybrid-v2", "--env-kwargs", "price_range:abc"], "price_range"),
+    (EVAL, ["--gen-kwargs", "T:10000000"], "T"),
+    (EVAL, ["--gen-kwargs", "demand_scale:1e300"], "demand_scale"),
+    (EVAL, ["--env", "GreenLLM-v1", "--gen-kwargs", "T:10000000"], "T"),
+    (EVAL, ["--env", "GreenLLM-v1", "--env-kwargs", "forecast_noise:1e308"], "forecast_noise"),
+    # Ray: a bad or dead --address is one line within a bounded time (nothing listens on port 1)
+    (EVAL, ["--backend", "ray", "--address", "bogus"], "--address"),
+    (EVAL, ["--backend", "ray", "--address", "ray://"], "--address"),
+    (EVAL, ["--backend", "ray", "--address", "localhost:0"], "--address"),
+    (EVAL, ["--backend", "ray", "--address", "localhost:99999"], "--address"),
+    (EVAL, ["--backend", "ray", "--address", "http://localhost:6379"], "--address"),
+    (EVAL, ["--backend", "ray", "--address", "127.0.0.1:1"], "127.0.0.1:1"),
+    (EVAL, ["--backend", "ray", "--address", "ray://127.0.0.1:1"], "127.0.0.1:1"),
+    # train.py: "off" honoured, unknown keys refused before anything is built, damaged runs on --resume
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain_epoch:3"], "pretrain_epoch"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain:bogus"], "pretrain"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain_episodes:0"], "pretrain_episodes"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain_lr:5"], "pretrain_lr"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain_dagger:-1"], "pretrain_dagger"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "shield:lava"], "shield"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain_scale:0"], "pretrain_scale"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "pretrain_scale:abc"], "pretrain_scale"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "n_epoch:3"], "n_epoch"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "clip_range:abc"], "clip_range"),
+    (TRAIN, ["--algo", "ppo", "--hyperparams", "callback:[{agents.imitation.ImitationWarmStart: {episode: 3}}]"],
+     "episode"),
+    (TRAIN, ["--algo", "ppo", "--env", "GreenLLM-v0", "--env-kwargs", "penalty_factor:0.5"], "penalty_factor"),
+    (TRAIN, ["--algo", "ppo", "--env", "GreenLLM-hybrid-v1", "--env-kwargs", "price_range:[1e-300,1e300]"],
+     "price_range"),
+    (RESUME, ["--resume", "{run:bad_config}"], "config.yml"),
+    (RESUME, ["--resume", "{run:bad_args}"], "args.yml"),
+    (RESUME, ["--resume", "{run:args_bad_algo}"], "algo"),
+    (RESUME, ["--resume", "{run:unknown_env}"], "GreenLLM-v9"),
+    (RESUME, ["--resume", "{run:other_env}"], "do not fit env"),
+    (RESUME, ["--resume", "{run:ok}", "--env", "GreenLLM-v1"], "--resume keeps the run's env"),
+    (TRAIN, ["--algo", "ppo", "-optimize", "--hyperparams", "pretrain_episodes:4", "-conf", "{json:bad_yaml}"],
+     "-optimize"),
 ]
 # Tool -> (module run by the driver, fixed leading arguments that keep a case from doing real work).
 TOOLS = {
@@ -130,6 +201,7 @@ TOOLS = {
     EVAL: ("evaluate", ["--seeds", "1", "--gen-kwargs", "T:2", "--out", "{tmp}/eval", "--no-progress",
                         "--no-plots"]),
     TRAIN: ("train", ["-f", "{tmp}/logs", "-n", "64", "--no-progress-bar", "--eval-freq", "0"]),
+    RESUME: ("train", []),  # --resume keeps the run's own arguments: no fixed ones
 }
 REAL = {ORACLE: 3, SCEN: 1, EVAL: 0, TRAIN: 9}  # the case (index within its tool) also run as a real command
 
@@ -187,6 +259,56 @@ def _damaged() -> dict[str, str]:
     }
 
 
+SHIPPED_RUN = ROOT / "rl-trained-agents/ppo/GreenLLM-hybrid-v1_1"
+"""The run the tampered copies start from (small; its observations are normalised)."""
+
+
+def _tamper(run: Path, name: str) -> None:
+    """Break one thing of the run folder ``run`` (a copy of `SHIPPED_RUN`), as its name says."""
+    params = run / "GreenLLM-hybrid-v1"
+    vec, model, config, args = params / "vecnormalize.pkl", run / "GreenLLM-hybrid-v1.zip", params / "config.yml", \
+        params / "args.yml"
+    if name == "no_vecnorm":
+        vec.unlink()
+    elif name == "bad_vecnorm":
+        vec.write_bytes(vec.read_bytes()[:100])
+    elif name == "empty_vecnorm":
+        vec.write_bytes(b"")
+    elif name == "foreign_vecnorm":
+        vec.write_bytes((ROOT / "rl-trained-agents/ppo/GreenLLM-v1_3/GreenLLM-v1/vecnormalize.pkl").read_bytes())
+    elif name == "no_model":
+        model.unlink()
+    elif name == "bad_model":
+        model.write_bytes(model.read_bytes()[:2000])
+    elif name == "empty_model":
+        model.write_bytes(b"")
+    elif name == "bad_config":
+        config.write_text("policy: [MlpPolicy\n")
+    elif name == "no_config":
+        config.unlink()
+    elif name == "config_list":
+        config.write_text("- 1\n- 2\n")
+    elif name == "config_bad_normalize":
+        config.write_text(config.read_text().replace("normalize: '{", "normalize: 'maybe{"))
+    elif name == "config_bad_shield":
+        config.write_text(config.read_text() + "shield: lava\n")
+    elif name == "bad_args":
+        args.write_text("algo: [ppo\n")
+    elif name == "args_bad_algo":
+        args.write_text(args.read_text().replace("algo: ppo", "algo: dqn"))
+    elif name == "unknown_env":
+        args.write_text(args.read_text().replace("env: GreenLLM-hybrid-v1", "env: GreenLLM-v9"))
+    elif name == "other_env":
+        args.write_text(args.read_text().replace("env: GreenLLM-hybrid-v1", "env: GreenLLM-v1"))
+    elif name != "ok":
+        raise KeyError(name)
+
+
+TAMPERED = ("ok", "no_vecnorm", "bad_vecnorm", "empty_vecnorm", "foreign_vecnorm", "no_model", "bad_model",
+            "empty_model", "bad_config", "no_config", "config_list", "config_bad_normalize", "config_bad_shield",
+            "bad_args", "args_bad_algo", "unknown_env", "other_env")
+
+
 @pytest.fixture(scope="module")
 def places(tmp_path_factory) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("bad_inputs")
@@ -197,6 +319,13 @@ def places(tmp_path_factory) -> dict[str, str]:
         path = tmp / (name + (".yml" if name.endswith("yaml") else ".json"))
         path.write_text(text)
         out["{json:" + name + "}"] = str(path)
+    import shutil
+
+    for name in TAMPERED:
+        run = tmp / "runs" / "ppo" / f"GreenLLM-hybrid-v1_{name}"
+        shutil.copytree(SHIPPED_RUN, run)
+        _tamper(run, name)
+        out["{run:" + name + "}"] = str(run)
     return out
 
 
@@ -326,6 +455,71 @@ def _base():
     return S0
 
 
+_HYBRID: dict[str, object] = {}
+
+
+def _hybrid(version: str):
+    """One reset hybrid env per version (GreenLLM-hybrid-v1 / -v2), shared by the cases (a reset solves LPs)."""
+    if version not in _HYBRID:
+        import gymnasium as gym
+
+        env = gym.make(f"green_llm_env:GreenLLM-hybrid-{version}")
+        env.reset(seed=0)
+        _HYBRID[version] = env
+    return _HYBRID[version]
+
+
+def _hybrid_step(version: str, action):
+    return lambda: _hybrid(version).step(action)
+
+
+def _hybrid_make(version: str, **kw):
+    def run():
+        import gymnasium as gym
+
+        gym.make(f"green_llm_env:GreenLLM-hybrid-{version}", **kw)
+    return run
+
+
+def _hourly(**kw):
+    def run():
+        from green_llm_env import cost
+        from green_llm_env.hourly import HourlyLP
+
+        HourlyLP(cost.coefficients(_base()), **kw)
+    return run
+
+
+def _ray_address(address: str):
+    def run():
+        from baselines.backends import check_ray_address
+
+        check_ray_address(address, timeout_s=1.0)
+    return run
+
+
+def _warm_start(**kw):
+    def run():
+        from agents.imitation import ImitationWarmStart
+
+        ImitationWarmStart(**kw)
+    return run
+
+
+def _env_v1(**kw):
+    def run():
+        from green_llm_env.env_v1 import GreenLLMEnvV1
+
+        GreenLLMEnvV1(**kw)
+    return run
+
+
+_BAD_PRICE_RANGES = {"huge": (1e-300, 1e300), "nan": (float("nan"), 1.0), "zero": (0.0, 1.0), "reversed": (1.0, 0.5),
+                     "text": "ab", "bool": (True, 2.0), "inf": (1e-3, float("inf")), "one": (1.0,)}
+_BAD_PRICE_ACTIONS = {"nan": np.array([np.nan], np.float32), "inf": np.array([np.inf], np.float32),
+                      "minus-inf": np.array([-np.inf]), "allocation": np.full(405, 1 / 9, np.float32),
+                      "complex": np.array([0.5 + 1j]), "text": "a", "empty": np.zeros(0, np.float32)}
+
 CONSTRUCTOR_CASES = [  # (id, call, culprit)
     ("scenario-nan-price", lambda: _base().replace(c=np.full((2, 2), np.nan)), "Scenario.c"),
     ("scenario-pue-below-1", lambda: _base().replace(PUE=np.array([1.0, 0.5])), "Scenario.PUE"),
@@ -363,6 +557,46 @@ CONSTRUCTOR_CASES = [  # (id, call, culprit)
     ("solve-time-limit", _solve(time_limit=0), "time_limit"),
     ("solve-lexicographic", lambda: __import__("baselines").solve_lexicographic(_tiny(), ("energy", "nope")),
      "order"),
+    # issue 19: penalty factors below the exact bound, price ranges that hung reset, actions that hung a step
+    ("env-v0-penalty-factor-half", _env_kwargs(penalty_factor=0.5), "penalty_factor"),
+    ("env-v0-penalty-factor-0", _env_kwargs(penalty_factor=0.0), "penalty_factor"),
+    ("env-v1-penalty-factor", _env_v1(constraint_mode="penalty", penalty_factor=0.9), "penalty_factor"),
+    ("env-v1-penalty-factor-nan", _env_v1(constraint_mode="penalty", penalty_factor=float("nan")), "penalty_factor"),
+    *[(f"hybrid-{v}-price-range-{k}", _hybrid_make(v, price_range=r), "price_range")
+      for v in ("v1", "v2") for k, r in _BAD_PRICE_RANGES.items()],
+    *[(f"hybrid-{v}-action-{k}", _hybrid_step(v, a), "action")
+      for v in ("v1", "v2") for k, a in _BAD_PRICE_ACTIONS.items()],
+    *[(f"hourly-time-limit-{k}", _hourly(time_limit_s=v), "time_limit_s")
+      for k, v in {"zero": 0, "negative": -1, "nan": float("nan"), "inf": float("inf"), "bool": True}.items()],
+    *[(f"ray-address-{k}", _ray_address(a), "--address")
+      for k, a in {"word": "bogus", "scheme-only": "ray://", "port-0": "h:0", "port-big": "h:99999",
+                   "http": "http://h:1", "no-host": ":6379", "path": "ray://h:1/x"}.items()],
+    # numeric kwargs range-checked (a size or a scale that hung a reset or overflowed a reward)
+    ("env-forecast-noise-huge", _env_kwargs(forecast_noise=1e308), "forecast_noise"),
+    ("env-reward-scale-huge", _env_kwargs(reward_scale=1e300), "reward_scale"),
+    ("env-reward-scale-tiny", _env_kwargs(reward_scale=1e-300), "reward_scale"),
+    ("env-penalty-factor-huge", _env_kwargs(penalty_factor=1e300), "penalty_factor"),
+    ("env-generator-T-huge", _env_kwargs(generator_kwargs={"T": 10 ** 7}), "T"),
+    ("env-generator-shares-huge", _env_kwargs(generator_kwargs={"I": 50, "J": 50, "T": 8000}), "I·K·J·T"),
+    ("env-generator-demand-huge", _env_kwargs(generator_kwargs={"demand_scale": 1e300}), "demand_scale"),
+    ("env-v1-forecast-noise-huge", _env_v1(forecast_noise=1e308), "forecast_noise"),
+    ("make-scenario-T-huge", lambda: make_scenario(0, T=10 ** 7), "T"),
+    ("make-scenario-psi-huge", lambda: make_scenario(0, psi_rho=1e300), "psi_rho"),
+    ("draw-batch-T-huge", lambda: __import__("green_llm_env.batch_generator").batch_generator.draw_batch(
+        [0], T=10 ** 7), "T"),
+    ("draw-batch-demand-huge", lambda: __import__("green_llm_env.batch_generator").batch_generator.draw_batch(
+        [0], demand_scale=1e300), "demand_scale"),
+    ("v2-generator-T-huge", lambda: __import__("green_llm_env.core.config").core.config.EnvConfig.make(
+        generator_kwargs={"T": 10 ** 7}), "T"),
+    ("v2-reward-scale-huge", lambda: __import__("green_llm_env.core.config").core.config.EnvConfig.make(
+        reward_scale=1e300), "reward_scale"),
+    ("v2-water-price-factor-huge", lambda: __import__("green_llm_env.core.config").core.config.EnvConfig.make(
+        water_price_factor=1e300), "water_price_factor"),
+    ("warm-start-episodes", _warm_start(episodes=0), "episodes"),
+    ("warm-start-expert", _warm_start(expert="guru"), "expert"),
+    ("warm-start-lr", _warm_start(learning_rate=2.0), "learning_rate"),
+    ("warm-start-dagger", _warm_start(dagger_episodes=-1), "dagger_episodes"),
+    ("warm-start-scale", _warm_start(scale=0), "scale"),
 ]
 
 
@@ -375,5 +609,5 @@ def test_constructor_bad_input_names_the_culprit(call, culprit):
 
 
 def test_the_table_is_large_enough():
-    assert len(CLI_CASES) + len(CONSTRUCTOR_CASES) >= 60
+    assert len(CLI_CASES) + len(CONSTRUCTOR_CASES) >= 200
     assert {t for t, _, _ in CLI_CASES} == set(TOOLS)

@@ -216,6 +216,7 @@ def test_lexicographic_phases_keep_their_bounds(order):
         assert values[phase["objective"]] <= phase["optimum"] * (1 + eps) + 1e-7
     assert values[order[-1]] == pytest.approx(res.phases[-1]["optimum"], rel=1e-7)
     assert res.objective == pytest.approx(values[order[-1]], rel=1e-9)
+    assert res.status == "Optimal"  # the last phase's status (a bound row added after it used to read "Not Set")
     with pytest.raises(ValueError, match="order must list distinct objectives"):
         solve_lexicographic(s, ("energy", "energy"))
 

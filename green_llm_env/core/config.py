@@ -80,6 +80,8 @@ class EnvConfig:
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}; got {reward!r}")
         reward_scale = _number("reward_scale", reward_scale, 0.0, True)
+        if not 1e-12 <= reward_scale <= 1e12:
+            raise ValueError(f"reward_scale must be in [1e-12, 1e12] (rewards stay finite); got {reward_scale!r}")
         if generator not in GENERATORS:
             raise ValueError(f"generator must be one of {GENERATORS}; got {generator!r}")
         gk = dict(generator_kwargs or {})
@@ -88,14 +90,21 @@ class EnvConfig:
         unknown = sorted(set(gk) - set(_GEN_KEYS))
         if unknown:
             raise ValueError(f"generator_kwargs: unknown key(s) {unknown}; known: {', '.join(_GEN_KEYS)}")
+        from ..generator import MAX_SCALE, MAX_SHARES, MAX_SIZES  # range checks: no size or scale hangs a reset
+
         for k in ("I", "J", "K", "T", "R"):
             if k in gk:
-                gk[k] = _integer(f"generator_kwargs['{k}']", gk[k], 1)
+                gk[k] = _integer(f"generator_kwargs['{k}']", gk[k], 1, MAX_SIZES[k])
+        shares = gk.get("I", 9) * gk.get("K", 5) * gk.get("J", 9) * gk.get("T", 24)
+        if shares > MAX_SHARES:
+            raise ValueError(f"generator_kwargs: I·K·J·T must be <= {MAX_SHARES:.0e}; got {shares:.3g}")
         if "start_hour" in gk:
             gk["start_hour"] = _integer("generator_kwargs['start_hour']", gk["start_hour"], 0, 23)
         for k in ("psi_theta", "psi_pw", "psi_tau", "psi_rho", "demand_scale"):
             if k in gk:
                 gk[k] = _number(f"generator_kwargs['{k}']", gk[k], 0.0, False)
+                if gk[k] > MAX_SCALE:
+                    raise ValueError(f"generator_kwargs['{k}'] must be <= {MAX_SCALE:g}; got {gk[k]!r}")
         if gk.get("water_fraction") is not None:
             gk["water_fraction"] = _number("generator_kwargs['water_fraction']", gk["water_fraction"], 0.0, True)
         T = gk.get("T", 24)
@@ -110,6 +119,8 @@ class EnvConfig:
             if gk.get("J", 9) > 9:
                 raise ValueError(f"traces cover 9 DCs; generator_kwargs['J'] = {gk['J']}")
         water_price_factor = _number("water_price_factor", water_price_factor, 0.0, True)
+        if water_price_factor > 1e6:
+            raise ValueError(f"water_price_factor must be <= 1e6; got {water_price_factor!r}")
         threads = 1 if threads is None else _integer("threads", threads, 1)
         return cls(weights=w, action_mode=action_mode, temperature=temperature, reward=reward,
                    reward_scale=reward_scale, forecast_hours=forecast_hours, generator=generator,
