@@ -1,4 +1,4 @@
-"""Stable-Baselines3 / sb3-contrib agents for GreenLLM-v0 and GreenLLM-v1.
+"""Stable-Baselines3 / sb3-contrib agents for the GreenLLM envs (GreenLLM-v2 the default; v1, v0 and the hybrids).
 
 - ``agents.registry``: ``ALGOS`` (ppo, a2c, sac, td3, ddpg, tqc, recurrentppo), ``resolve_device``,
   ``RunLayout`` (RL Zoo's run folder layout).
@@ -10,9 +10,11 @@
 - ``agents.equivariant``: ``EquivariantPolicy``, the permutation-equivariant allocation policy for
   GreenLLM-v1 (the same weights for any I, J, K; no solver inside).
 - ``agents.imitation``: the warm start by behaviour cloning (``oracle_price``, ``oracle_plan``) and DAgger.
+- ``agents.device_ppo``: PPO whose rollouts and updates stay on one torch device, over GreenLLM-v2's torch
+  backend (``train.py --env-backend torch``).
 
 Importing ``agents`` is light (no torch): it registers a loader with ``baselines.policy`` so that the spec
-``ppo=logs/ppo/GreenLLM-v0_1`` (or ``sac=...``, any algorithm name as prefix) resolves to a
+``ppo=logs/ppo/GreenLLM-v2_1`` (or ``sac=...``, any algorithm name as prefix) resolves to a
 ``TrainedPolicy``; SB3 is imported only when such a spec is loaded. Other names are imported lazily.
 """
 

@@ -1,6 +1,7 @@
 """Hyperparameters in RL Baselines3 Zoo's format: ``hyperparams/<algo>.yml``.
 
-Each file holds a ``default:`` entry and a ``GreenLLM-v0:`` entry (any other env id works the same way). The
+Each file holds a ``default:`` entry and one entry per env id (``GreenLLM-v2:``, the default env, ``GreenLLM-v1:``,
+``GreenLLM-hybrid-v1:``, ``GreenLLM-v0:``; any other env id works the same way). The
 env entry is laid over ``default`` key by key, then CLI overrides (``train.py --hyperparams k:v``) over that.
 Keys as in RL Zoo:
 

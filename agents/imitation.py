@@ -113,20 +113,41 @@ EXPERTS: dict[str, Callable[[], Any]] = {"oracle_price": OraclePriceExpert, "ora
 """Expert name (``pretrain`` in the YAML) -> factory."""
 
 
+class _Recorder:
+    """A policy for `baselines.rollout.play_episode` that keeps what it sees: ``step(obs)`` gives (the action to
+    play, the label to keep with ``obs``); ``start()``, if given, begins each episode."""
+
+    def __init__(self, step: Callable[[Any], tuple[Any, np.ndarray]], start: Callable[[], None] | None = None):
+        self.step, self.start = step, start
+        self.obs: list[np.ndarray] = []
+        self.labels: list[np.ndarray] = []
+
+    def reset(self, env: Any) -> None:
+        if self.start is not None:
+            self.start()
+
+    def act(self, obs: Any, env: Any) -> Any:
+        action, label = self.step(obs)
+        self.obs.append(np.asarray(obs, np.float32))
+        self.labels.append(label)
+        return action
+
+    def play(self, env: Any, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """One episode per scenario seed; (observations (n, ...) float32, labels (n, A) float32)."""
+        from baselines.rollout import play_episode
+
+        for seed in seeds:
+            play_episode(env, self, seed=int(seed), options={"scenario_seed": int(seed)})
+        return np.stack(self.obs), np.stack(self.labels)
+
+
 def expert_rollouts(env: Any, expert: Any, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """(observations (n, ...) float32, expert actions (n, A) float32) of one episode per scenario seed."""
-    obs_list, act_list = [], []
-    for seed in seeds:
-        obs, _ = env.reset(seed=int(seed), options={"scenario_seed": int(seed)})
-        expert.reset(env)
-        while True:
-            action = np.asarray(expert.act(obs, env), np.float32).reshape(-1)
-            obs_list.append(np.asarray(obs, np.float32))
-            act_list.append(action)
-            obs, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                break
-    return np.stack(obs_list), np.stack(act_list)
+    def step(obs: Any) -> tuple[np.ndarray, np.ndarray]:
+        action = np.asarray(expert.act(obs, env), np.float32).reshape(-1)
+        return action, action
+
+    return _Recorder(step, lambda: expert.reset(env)).play(env, seeds)
 
 
 def learner_rollouts(env: Any, model: Any, expert: Any, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -134,17 +155,13 @@ def learner_rollouts(env: Any, model: Any, expert: Any, seeds: Sequence[int]) ->
     normalised observations), each labelled with ``expert.label(env)``."""
     vecnorm = model.get_vec_normalize_env()
     norm = (lambda o: vecnorm.normalize_obs(o)) if vecnorm is not None and vecnorm.norm_obs else (lambda o: o)
-    obs_list, act_list = [], []
-    for seed in seeds:
-        obs, _ = env.reset(seed=int(seed), options={"scenario_seed": int(seed)})
-        while True:
-            obs_list.append(np.asarray(obs, np.float32))
-            act_list.append(np.asarray(expert.label(env), np.float32).reshape(-1))
-            action, _ = model.predict(norm(np.asarray(obs, np.float32)[None]), deterministic=True)
-            obs, _, terminated, truncated, _ = env.step(action[0])
-            if terminated or truncated:
-                break
-    return np.stack(obs_list), np.stack(act_list)
+
+    def step(obs: Any) -> tuple[Any, np.ndarray]:
+        label = np.asarray(expert.label(env), np.float32).reshape(-1)
+        action, _ = model.predict(norm(np.asarray(obs, np.float32)[None]), deterministic=True)
+        return action[0], label
+
+    return _Recorder(step).play(env, seeds)
 
 
 def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: int = 60, batch_size: int = 128,

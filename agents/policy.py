@@ -585,6 +585,10 @@ class TrainedPolicy:
                 raise ValueError(f"policy {self.name!r} is residual on {self.residual!r}: reset() needs the env")
             self.base.reset(env)
 
+    def extra_obs_size(self, env: Any) -> int:
+        """How many numbers `act` appends to ``env``'s observation (the ``features``) before the model reads it."""
+        return 0 if self.features is None else int(_features_of_env(env, self.features).size)
+
     def _prepare(self, obs: Any) -> Any:
         if self.vec_normalize is not None:
             obs = self.vec_normalize.normalize_obs(obs)

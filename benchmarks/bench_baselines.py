@@ -18,6 +18,7 @@ import time
 import gymnasium as gym
 
 from baselines import make_policy, solve
+from baselines.rollout import oracle_gap, play_episode
 from green_llm_env import make_scenario
 
 POLICIES = ("oracle", "mpc", "mpc:horizon=6", "mpc_noisy", "myopic", "uniform", "nearest", "cheapest", "greenest",
@@ -34,14 +35,11 @@ def episode_seconds(spec: str, scenario, repeats: int) -> tuple[float, float]:
     for _ in range(repeats):
         obs, _ = env.reset(seed=0, options={"scenario": scenario})
         t0 = time.perf_counter()
-        policy.reset(env.unwrapped)
-        score = 0.0
-        while True:
-            obs, _, term, trunc, info = env.step(policy.act(obs, env.unwrapped))
-            score += info["cost_weighted"] + info["penalty"]
-            if term or trunc:
-                break
+        costs: list[float] = []
+        play_episode(env, policy, obs=obs,
+                     on_step=lambda hour, reward, info: costs.append(info["cost_weighted"] + info["penalty"]))
         best = min(best, time.perf_counter() - t0)
+        score = sum(costs, 0.0)
     return best, score
 
 
@@ -64,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in POLICIES:
             sec, score = episode_seconds(spec, s, a.repeats)
             times[spec].append(sec)
-            gaps[spec].append((score - opt) / opt * 100.0)
+            gaps[spec].append(oracle_gap(score, opt))
     print(f"{'policy':<18}{'s/seed (median)':>16}{'max':>9}{'mean gap %':>12}")
     for spec in POLICIES:
         print(f"{spec:<18}{statistics.median(times[spec]):>16.4f}{max(times[spec]):>9.4f}"

@@ -29,8 +29,22 @@ def _seeds(text: str) -> list[int]:
     return out
 
 
+class _Replay:
+    """A plan (T, I, K, J) played hour by hour as a policy."""
+
+    def __init__(self, plan: np.ndarray) -> None:
+        self.plan = plan
+
+    def reset(self, env) -> None:
+        pass
+
+    def act(self, obs, env) -> np.ndarray:
+        return self.plan[int(env.t)].reshape(-1)
+
+
 def main() -> None:
     from baselines import solve
+    from baselines.rollout import oracle_gap, play_episode
     from green_llm_env import make_scenario
     from green_llm_env.batch_generator import draw_batch
     from green_llm_env.core.water import scenario_water_price
@@ -63,12 +77,11 @@ def main() -> None:
                 x = res.plan * (1.0 + e * rng.uniform(-1.0, 1.0, res.plan.shape))
                 plans[f"eps={e:g}"] = x / x.sum(axis=-1, keepdims=True)
             for key, plan in plans.items():
-                env.reset(seed=0, options={"scenario": scen})
-                score = 0.0
-                for t in range(scen.T):
-                    *_, info = env.step(plan[t].reshape(-1))
-                    score += float(info["cost_weighted"] + info["penalty"])
-                gaps[name][key].append((score - res.objective) / res.objective * 100.0)
+                costs: list[float] = []
+                play_episode(env, _Replay(plan), seed=0, options={"scenario": scen},
+                             on_step=lambda hour, reward, info: costs.append(
+                                 float(info["cost_weighted"] + info["penalty"])))
+                gaps[name][key].append(oracle_gap(sum(costs, 0.0), res.objective))
     out: dict[str, dict[str, dict[str, float]]] = {}
     print(f"{'env':<13}{'setting':<12}{'mean gap %':>14}{'worst gap %':>14}")
     for name, per in gaps.items():

@@ -656,7 +656,8 @@ class GreenLLMEnv(gym.Env[np.ndarray, np.ndarray]):
         coef = self._tab.coef
         t, it, grid, x = self._hour_view()
         names = self._tab.scenario.dc_names
-        lines = [f"GreenLLM-v0  hour {t}/{coef.T}  water left {self.water_left_l:,.1f} L of {self._Z:,.1f} L"]
+        name = self.spec.id if self.spec is not None else type(self).__name__
+        lines = [f"{name}  hour {t}/{coef.T}  water left {self.water_left_l:,.1f} L of {self._Z:,.1f} L"]
         lines.append(f"{'DC':<14}{'share':>7}{'IT kW':>9}{'grid kW':>9}{'ren kW':>8}{'$/kWh':>8}{'kg/kWh':>8}")
         share = x.sum(0) / max(coef.N, 1)
         for j in range(coef.J):

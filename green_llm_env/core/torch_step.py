@@ -277,11 +277,22 @@ def _hourly(out: torch.Tensor, tab: TorchTables, rows: torch.Tensor, R: int, lay
     opt = out[:, p.start:p.start + p.size].view(E, N, J, R + 4)
     dl = f["DT"].transpose(1, 2)  # (E, N, J)
     dcap, c = f["dcap"], f["capacity"]  # (E, N), (E, R, J)
-    if tab.positive:  # every cap > 0: no 0·inf to guard against
-        i_d = (i_opt[0] / dcap)[:, :, None]
-        _put(opt[..., 0], dl * i_d, 1.0, -BOUND, BOUND)
+    pj = f["pue"][:, None, :]
+    it = f["QT"][:, 0, :, None]
+    a_n = (f["sd"] * f["rho"] * i_opt[R + 3])[:, :, None]
+    f_kw, f_w, f_c = pj * i_opt[R + 1], pj * f["wlpk"][:, None, :] * i_opt[R + 2], pj * f["gp"][:, None, :] * i_opt[R + 3]
+    if tab.positive:  # every cap > 0 (no 0·inf to guard against): the (E, N, J) products in float32, written in place
+        f32 = torch.float32
+        dl32, it32 = dl.to(f32), it.to(f32)
+        torch.mul(dl32, (i_opt[0] / dcap)[:, :, None].to(f32), out=opt[..., 0])
         for r in range(R):
-            _put(opt[..., 1 + r], f["QT"][:, 1 + r, :, None] * (i_opt[1 + r] / c[:, r, None, :]), 1.0, -BOUND, BOUND)
+            torch.mul(f["QT"][:, 1 + r, :, None].to(f32), (i_opt[1 + r] / c[:, r, None, :]).to(f32),
+                      out=opt[..., 1 + r])
+        torch.mul(it32, f_kw.to(f32), out=opt[..., R + 1])
+        torch.mul(it32, f_w.to(f32), out=opt[..., R + 2])
+        torch.mul(it32, f_c.to(f32), out=opt[..., R + 3])
+        opt[..., R + 3].addcmul_(a_n.to(f32), dl32)
+        opt.clamp_(-BOUND, BOUND)
     else:
         i_d = torch.where(dcap > 0.0, i_opt[0] / dcap, math.inf)[:, :, None]
         _put(opt[..., 0], torch.where(dl != 0.0, dl * i_d, 0.0), 1.0, -BOUND, BOUND)
@@ -289,12 +300,9 @@ def _hourly(out: torch.Tensor, tab: TorchTables, rows: torch.Tensor, R: int, lay
             q = f["QT"][:, 1 + r, :, None]
             icap = torch.where(c[:, r] > 0.0, i_opt[1 + r] / c[:, r], math.inf)[:, None, :]
             _put(opt[..., 1 + r], torch.where(q != 0.0, q * icap, 0.0), 1.0, -BOUND, BOUND)
-    pj = f["pue"][:, None, :]
-    it = f["QT"][:, 0, :, None]
-    a_n = (f["sd"] * f["rho"] * i_opt[R + 3])[:, :, None]
-    _put(opt[..., R + 1], it * (pj * i_opt[R + 1]), 1.0, -BOUND, BOUND)
-    _put(opt[..., R + 2], it * (pj * f["wlpk"][:, None, :] * i_opt[R + 2]), 1.0, -BOUND, BOUND)
-    _put(opt[..., R + 3], it * (pj * f["gp"][:, None, :] * i_opt[R + 3]) + a_n * dl, 1.0, -BOUND, BOUND)
+        _put(opt[..., R + 1], it * f_kw, 1.0, -BOUND, BOUND)
+        _put(opt[..., R + 2], it * f_w, 1.0, -BOUND, BOUND)
+        _put(opt[..., R + 3], it * f_c + a_n * dl, 1.0, -BOUND, BOUND)
 
     p = parts["dcs"]
     dcs = out[:, p.start:p.start + p.size].view(E, J, R + 8)
