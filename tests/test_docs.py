@@ -51,7 +51,7 @@ LONG = {
 """Long-running programs (a path prefix or a module) -> why they are only parsed, not run."""
 
 EXTERNAL = {
-    "./run.sh": "the demo (about 6.5 minutes) or the whole test suite; checked by bash -n and its subcommand",
+    "./run.sh": "the demo (3 to 7 minutes) or the whole test suite; checked by bash -n and its subcommand",
     "pip": "installs packages; checked: the extras it names exist in pyproject.toml",
     "ray": "starts a Ray cluster",
     "mkdocs": "the site build, run by test_mkdocs_build_strict",

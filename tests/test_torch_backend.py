@@ -70,6 +70,19 @@ def test_torch_step_equals_numba_float64(kw):
     assert seen["moved"] > 0.0  # the repair ran
 
 
+def test_repeated_scenarios_are_copied_into_each_envs_slot():
+    """A pool (keys repeat: the tables are copied into the envs' own slots) and a pinned scenario: the same
+    transitions as numba over two episodes."""
+    from green_llm_env import make_scenario
+
+    E, T = 5, 3
+    rng = np.random.default_rng(2)
+    for kw in ({"scenario_pool": 2, "generator_kwargs": {"T": T}}, {"scenario": make_scenario(4, T=T)}):
+        numba, tch = _pair(E, **kw)
+        acts = [rng.uniform(-1, 1, numba.action_space.shape).astype(np.float32) for _ in range(2 * T + 2)]
+        _run(numba, tch, acts, 1e-9, 2e-7)
+
+
 def test_torch_step_float32_is_within_its_round_off():
     E, T = 4, 4
     numba, tch = _pair(E, dtype="float32", generator_kwargs={"T": T})
