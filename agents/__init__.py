@@ -3,10 +3,13 @@
 - ``agents.registry``: ``ALGOS`` (ppo, a2c, sac, td3, ddpg, tqc, recurrentppo), ``resolve_device``,
   ``RunLayout`` (RL Zoo's run folder layout).
 - ``agents.hyperparams``: ``hyperparams/<algo>.yml`` loading (RL Zoo format).
+- ``agents.settings``: ``AgentSettings``, a run's agent-side options and warm start (one name, one default,
+  validated once), read the same way from train.py flags, the YAML and a run's config.yml.
 - ``agents.callbacks``: oracle-gap evaluation on validation seeds, checkpoints, clean stop on SIGINT/SIGTERM.
 - ``agents.policy``: ``TrainedPolicy``, a trained run as a baselines ``Policy``; the agent-side options a
   run may use (``obs_features: dc``, ``shield: water``, ``residual: <policy>``, ``action_groups: j|kj``) as
-  Gymnasium and SB3 VecEnv wrappers, applied identically in training and evaluation.
+  Gymnasium and SB3 VecEnv wrappers of one chain (``AGENT_CHAIN``: ``wrap_env``, ``wrap_vec_env``), which
+  ``TrainedPolicy.act`` runs step by step too: applied identically in training and evaluation.
 - ``agents.equivariant``: ``EquivariantPolicy``, the permutation-equivariant allocation policy for
   GreenLLM-v1 (the same weights for any I, J, K; no solver inside).
 - ``agents.imitation``: the warm start by behaviour cloning (``oracle_price``, ``oracle_plan``) and DAgger.
@@ -27,7 +30,8 @@ _EXPORTS = {
     "ALGOS": "registry", "ON_POLICY": "registry", "RunLayout": "registry", "get_algo": "registry",
     "resolve_device": "registry",
     "load_hyperparams": "hyperparams", "split_hyperparams": "hyperparams",
-    "TrainedPolicy": "policy", "load_trained_policy": "policy",
+    "AgentSettings": "settings", "read_agent_settings": "settings",
+    "TrainedPolicy": "policy", "load_trained_policy": "policy", "wrap_env": "policy", "wrap_vec_env": "policy",
     "OracleGapEvalCallback": "callbacks", "SignalGuard": "callbacks", "evaluate_oracle_gap": "callbacks",
     "EquivariantPolicy": "equivariant",
 }

@@ -24,6 +24,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 
 from .policy import TrainedPolicy
+from .settings import AgentSettings
 from .registry import RunLayout
 
 __all__ = ["OracleGapEvalCallback", "SignalGuard", "StopTrainingOnSignal", "evaluate_oracle_gap",
@@ -76,17 +77,13 @@ class OracleGapEvalCallback(BaseCallback):
         layout: run folder for ``best_model.zip``, ``best_vecnormalize.pkl`` and ``evaluations.npz``; None
             saves nothing.
         deterministic: act with the policy's mode.
-        features: the run's ``obs_features`` (appended to the observation, see ``agents.policy``).
-        residual, residual_scale: the run's residual base policy and scale (see ``agents.policy``).
-        shield: the run's safety shield (see ``agents.policy.SHIELDS``).
-        action_groups: the run's low-dimensional action (see ``agents.policy.ACTION_GROUPS``).
+        agent: the run's agent-side options (`agents.settings.AgentSettings`; see ``agents.policy.AGENT_CHAIN``).
         verbose: 1 prints one line per evaluation.
     """
 
     def __init__(self, make_env: Callable[[], Any], seeds: Sequence[int], eval_freq: int,
                  layout: RunLayout | None = None, deterministic: bool = True, verbose: int = 1,
-                 features: str | None = None, residual: str | None = None, residual_scale: float = 0.5,
-                 shield: str | None = None, action_groups: str | None = None):
+                 agent: AgentSettings | None = None):
         super().__init__(verbose)
         if len(seeds) == 0:
             raise ValueError("seeds=[] : the evaluation callback needs at least one validation seed")
@@ -95,10 +92,7 @@ class OracleGapEvalCallback(BaseCallback):
         self.eval_freq = int(eval_freq)
         self.layout = layout
         self.deterministic = deterministic
-        self.features = features
-        self.residual, self.residual_scale = residual, residual_scale
-        self.shield = shield
-        self.action_groups = action_groups
+        self.agent = agent
         self.env: Any = None
         self.oracle_cache: dict[int, float] = {}
         self.best_gap_pct = np.inf
@@ -132,9 +126,7 @@ class OracleGapEvalCallback(BaseCallback):
             self.env = self.make_env()
         start = time.perf_counter()
         vecnorm = self.model.get_vec_normalize_env()
-        policy = TrainedPolicy(self.model, vecnorm, deterministic=self.deterministic, features=self.features,
-                               residual=self.residual, residual_scale=self.residual_scale, shield=self.shield,
-                               action_groups=self.action_groups)
+        policy = TrainedPolicy(self.model, vecnorm, deterministic=self.deterministic, agent=self.agent)
         result = evaluate_oracle_gap(policy, self.env, self.seeds, self.oracle_cache)
         self.last_result = result
         gap = float(np.mean(result["gap_pct"]))

@@ -40,6 +40,9 @@ green_llm_env``), so the agent-side settings are written the Zoo way, which both
   is the warm start (``pretrain*`` above); others are built and added to training as in Zoo.
 - ``policy:`` a policy alias (``MlpPolicy``) or a dotted class name (``package.module.MyPolicy``), as in Zoo.
 
+The agent-side and warm-start keys are read, from either form, into one frozen `agents.settings.AgentSettings`
+(one name and one default each, validated once; ``RunSettings.agent``) by `agents.settings.read_agent_settings`,
+which also reads a run's config.yml and the callback's kwargs.
 The flat keys (``obs_features``, ``shield``, ``pretrain_episodes``, ...) stay accepted (runs written before,
 ``--hyperparams pretrain_episodes:40``); a flat key set beside the Zoo form overrides it.
 """
@@ -53,10 +56,15 @@ from typing import Any
 
 from baselines.policy import parse_value
 
+from .settings import (AGENT_KEYS, AGENT_WRAPPERS, OFF_VALUES, WARM_START_CALLBACK, WARM_START_EXPERT,  # noqa: F401
+                       WARM_START_KEYS, AgentSettings, _integer, is_off as _is_off, named_entries, read_agent_settings,
+                       scaled_warm_start, zoo_entries)
+
 import numpy as np
 import yaml
 
-__all__ = ["AGENT_WRAPPERS", "WARM_START_CALLBACK", "HYPERPARAMS_DIR", "import_dotted", "named_entries", "OFF_VALUES",
+__all__ = ["AGENT_WRAPPERS", "AgentSettings", "read_agent_settings",
+           "WARM_START_CALLBACK", "HYPERPARAMS_DIR", "import_dotted", "named_entries", "OFF_VALUES",
            "zoo_overrides", "scaled_warm_start", "RUN_KEYS", "RunSettings", "env_key", "linear_schedule", "load_hyperparams",
            "make_action_noise", "parse_normalize", "parse_policy_kwargs", "parse_value", "split_hyperparams"]
 
@@ -73,46 +81,12 @@ def _hyperparams_dir() -> Path:
 HYPERPARAMS_DIR = _hyperparams_dir()
 """Where ``<algo>.yml`` files live (the repository's ``hyperparams/`` folder, or the installed copy)."""
 
-AGENT_WRAPPERS = {"agents.policy.ShieldAction": ("shield", "shield"),
-                  "agents.policy.ResidualAction": ("residual", "base"),
-                  "agents.policy.FeatureObservation": ("obs_features", "features"),
-                  "agents.policy.GroupedAction": ("action_groups", "groups")}
-"""Zoo ``env_wrapper`` class -> (train.py setting, the wrapper's keyword holding its value)."""
-
-WARM_START_CALLBACK = "agents.imitation.ImitationWarmStart"
-"""The Zoo ``callback`` that is train.py's warm start; its kwargs -> settings in `_WARM_START_KEYS`."""
-_WARM_START_KEYS = {"expert": "pretrain", "episodes": "pretrain_episodes", "epochs": "pretrain_epochs",
-                    "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr", "scale": "pretrain_scale"}
-
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
             "pretrain_dagger", "pretrain_lr", "pretrain_scale", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
 _UNSUPPORTED = ("vec_env_wrapper", "frame_stack", "normalize_kwargs")
-
-
-def named_entries(value: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
-    """Zoo's ``env_wrapper`` / ``callback`` value (a name, ``{name: kwargs}`` or a list of them) as
-    [(dotted name, kwargs)]."""
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value]
-    out = []
-    for item in items:
-        if isinstance(item, str):
-            out.append((item, {}))
-        elif isinstance(item, dict) and len(item) == 1:
-            name, kwargs = next(iter(item.items()))
-            if kwargs is not None and not isinstance(kwargs, dict):
-                raise ValueError(f"{key}: {name!r} takes a mapping of keyword arguments, got {kwargs!r}")
-            out.append((str(name), dict(kwargs or {})))
-        else:
-            raise ValueError(f"{key}={item!r}: expected a dotted class name or {{name: kwargs}}")
-        if "." not in out[-1][0]:
-            raise ValueError(f"{key}={out[-1][0]!r}: expected a dotted class name such as "
-                             "agents.policy.ShieldAction")
-    return out
 
 
 def import_dotted(name: str) -> Any:
@@ -126,46 +100,20 @@ def import_dotted(name: str) -> Any:
         raise ValueError(f"{name!r} cannot be imported ({exc})") from None
 
 
-def _zoo_settings(raw: dict[str, Any]) -> dict[str, Any]:
-    """The flat settings that ``env_wrapper`` / ``callback`` entries of `AGENT_WRAPPERS` and
-    `WARM_START_CALLBACK` stand for, plus ``extra_wrappers`` / ``extra_callbacks`` for the others."""
-    out: dict[str, Any] = {"extra_wrappers": [], "extra_callbacks": []}
-    for name, kwargs in named_entries(raw.get("env_wrapper"), "env_wrapper"):
-        if name in AGENT_WRAPPERS:
-            setting, arg = AGENT_WRAPPERS[name]
-            out[setting] = kwargs.get(arg, {"shield": "water", "obs_features": "dc", "action_groups": "j"}.get(setting))
-            if setting == "residual":
-                if out[setting] is None:
-                    raise ValueError(f"env_wrapper {name}: needs its 'base' policy spec")
-                out["residual_scale"] = kwargs.get("scale", 0.5)
-        else:
-            out["extra_wrappers"].append((name, kwargs))
-    for name, kwargs in named_entries(raw.get("callback"), "callback"):
-        if name == WARM_START_CALLBACK:
-            unknown = sorted(set(kwargs) - set(_WARM_START_KEYS) - {"verbose"})
-            if unknown:
-                raise ValueError(f"callback {name}: unknown keyword(s) {unknown} (known: {sorted(_WARM_START_KEYS)})")
-            out["pretrain"] = kwargs.get("expert", "oracle_price")
-            out.update({_WARM_START_KEYS[k]: v for k, v in kwargs.items() if k in _WARM_START_KEYS and k != "expert"})
-        else:
-            out["extra_callbacks"].append((name, kwargs))
-    return out
-
-
 def zoo_overrides(entry: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """``overrides`` (train.py's ``--hyperparams``) as RL Zoo reads them over the YAML ``entry``: the flat
     warm-start keys (``pretrain``, ``pretrain_episodes``, ...) folded into the ``callback`` list, so that
     ``pretrain:none`` drops `WARM_START_CALLBACK` there too (Zoo would hand a flat key to the algorithm)."""
-    flat = {k: v for k, v in overrides.items() if k in _WARM_START_KEYS.values()}
+    flat = {k: v for k, v in overrides.items() if k in WARM_START_KEYS.values()}
     out = {k: v for k, v in overrides.items() if k not in flat}
     if not flat:
         return out
     entries = named_entries(out.get("callback", entry.get("callback")), "callback")
     others = [(n, kw) for n, kw in entries if n != WARM_START_CALLBACK]
     warm = next((kw for n, kw in entries if n == WARM_START_CALLBACK), None)
-    if not _is_off(flat.get("pretrain", "" if warm is None else warm.get("expert", "oracle_price"))):
+    if not _is_off(flat.get("pretrain", "" if warm is None else warm.get("expert", WARM_START_EXPERT))):
         kwargs = dict(warm or {})
-        back = {v: k for k, v in _WARM_START_KEYS.items()}
+        back = {v: k for k, v in WARM_START_KEYS.items()}
         kwargs.update({back[k]: v for k, v in flat.items()})
         others.append((WARM_START_CALLBACK, kwargs))
     out["callback"] = [{n: kw} if kw else n for n, kw in others] or None
@@ -291,7 +239,11 @@ def parse_normalize(value: Any) -> dict[str, Any] | None:
 
 
 class RunSettings(dict):
-    """The non-constructor settings (``RUN_KEYS``) with parsed values; a dict with attribute access."""
+    """The non-constructor settings (``RUN_KEYS``) with parsed values; a dict with attribute access. Its
+    ``agent`` attribute is the run's `AgentSettings` (the agent-side and warm-start keys of the dict are its
+    fields, with ``pretrain_episodes``/``pretrain_dagger`` scaled: `AgentSettings.warm_start_size`)."""
+
+    agent: AgentSettings = AgentSettings()
 
     __getattr__ = dict.__getitem__
 
@@ -307,15 +259,16 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
     for key in _UNSUPPORTED:
         if key in kwargs:
             raise ValueError(f"hyperparameter {key!r} is not supported by train.py (value {kwargs[key]!r})")
-    zoo = _zoo_settings(kwargs)
-    given = {key for key in RUN_KEYS if key in kwargs}  # set, even to an "off" value such as none or false
+    zoo = zoo_entries(kwargs)
+    agent = read_agent_settings(kwargs)  # the agent-side options and the warm start, validated once
+    given = {key for key in RUN_KEYS if key in kwargs}
     settings = RunSettings({key: kwargs.pop(key, None) for key in RUN_KEYS})
-    for key, value in zoo.items():  # a flat key written beside the Zoo form overrides it, "off" included
+    for key in ("extra_wrappers", "extra_callbacks"):
         if key not in given:
-            settings[key] = value
-    for key in _OFF_KEYS:
-        if _is_off(settings[key]):
-            settings[key] = None
+            settings[key] = zoo[key]
+    settings.update({key: getattr(agent, key) for key in AGENT_KEYS})
+    settings["pretrain_episodes"], settings["pretrain_dagger"] = agent.warm_start_size
+    settings.agent = agent
     if settings["n_timesteps"] is not None:
         try:
             settings["n_timesteps"] = int(float(settings["n_timesteps"]))
@@ -324,37 +277,11 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
     if settings["n_envs"] is not None:
         settings["n_envs"] = _integer("n_envs", settings["n_envs"], 1)
     settings["normalize"] = parse_normalize(settings["normalize"])
-    if settings["obs_features"] is not None and settings["obs_features"] != "dc":
-        raise ValueError(f"obs_features={settings['obs_features']!r} is not 'dc' or none")
-    if settings["shield"] is not None and settings["shield"] != "water":
-        raise ValueError(f"shield={settings['shield']!r} is not 'water' or none")
-    if settings["action_groups"] is not None and settings["action_groups"] not in ("j", "kj"):
-        raise ValueError(f"action_groups={settings['action_groups']!r} is not 'j', 'kj' or none")
     if settings["noise_type"] not in (None, "normal", "ornstein-uhlenbeck", "ou"):
         raise ValueError(f"noise_type={settings['noise_type']!r} is not 'normal', 'ornstein-uhlenbeck' or absent")
-    for key in ("noise_std", "residual_scale"):
-        value = settings[key]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
-            raise ValueError(f"{key}={value!r}: expected a number >= 0")
-    settings["residual_scale"] = 0.5 if settings["residual_scale"] is None else float(settings["residual_scale"])
-    if settings["pretrain"] is not None and settings["pretrain"] not in ("oracle_price", "oracle_plan"):
-        raise ValueError(f"pretrain={settings['pretrain']!r} is not 'oracle_price', 'oracle_plan' or none")
-    settings["pretrain_episodes"] = _integer("pretrain_episodes", 300 if settings["pretrain_episodes"] is None
-                                             else settings["pretrain_episodes"], 1)
-    settings["pretrain_epochs"] = _integer("pretrain_epochs", 60 if settings["pretrain_epochs"] is None
-                                           else settings["pretrain_epochs"], 1)
-    settings["pretrain_dagger"] = _integer("pretrain_dagger", 0 if settings["pretrain_dagger"] is None
-                                           else settings["pretrain_dagger"], 0)
-    scale = 1.0 if settings["pretrain_scale"] is None else settings["pretrain_scale"]
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
-        raise ValueError(f"pretrain_scale={scale!r}: expected a factor in (0, 100] on the warm start's episodes")
-    settings["pretrain_scale"] = float(scale)
-    settings["pretrain_episodes"], settings["pretrain_dagger"] = scaled_warm_start(
-        settings["pretrain_episodes"], settings["pretrain_dagger"], scale)
-    lr = 1e-3 if settings["pretrain_lr"] is None else settings["pretrain_lr"]
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < 1:
-        raise ValueError(f"pretrain_lr={lr!r}: expected a learning rate in (0, 1)")
-    settings["pretrain_lr"] = float(lr)
+    value = settings["noise_std"]
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+        raise ValueError(f"noise_std={value!r}: expected a number >= 0")
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = parse_policy_kwargs(kwargs["policy_kwargs"])
     for key, value in list(kwargs.items()):
@@ -377,40 +304,9 @@ def split_hyperparams(raw: dict[str, Any]) -> tuple[dict[str, Any], RunSettings]
     return kwargs, settings
 
 
-def scaled_warm_start(episodes: int, dagger_episodes: int, scale: float) -> tuple[int, int]:
-    """The warm start's size times ``scale`` (``pretrain_scale``: one setting for all of it): expert episodes
-    (at least 1) and DAgger episodes, rounded; ``scale=1`` leaves them as they are."""
-    if scale == 1:
-        return episodes, dagger_episodes
-    return max(1, round(episodes * scale)), round(dagger_episodes * scale)
-
-
-_OFF_KEYS = ("obs_features", "residual", "shield", "action_groups", "pretrain")
-"""Settings that a value meaning "off" (`OFF_VALUES`) switches off, also over the YAML's Zoo form."""
-
-OFF_VALUES = ("none", "null", "false", "off", "no", "0", "")
-"""Spellings of "off" (case-insensitive), besides ``None``, ``False`` and ``0``."""
-
-
-def _is_off(value: Any) -> bool:
-    """Whether ``value`` means "off": None, False, 0 or one of `OFF_VALUES` (``pretrain:none``, ``shield:false``)."""
-    if value is None or value is False or (type(value) is int and value == 0):
-        return True
-    return isinstance(value, str) and value.strip().lower() in OFF_VALUES
-
-
 _INT_KEYS = {"buffer_size": 1, "batch_size": 1, "n_steps": 1, "learning_starts": 0, "n_epochs": 1,
              "gradient_steps": -1}
 """Integer constructor arguments and their least value (``gradient_steps: -1``: as many as env steps)."""
-
-
-def _integer(key: str, value: Any, low: int) -> int:
-    """``value`` (an int, or an integral float such as ``1e6``) as an int >= ``low``; else ``ValueError``."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{key}={value!r}: expected an integer >= {low}")
-    return value
 
 
 def make_action_noise(noise_type: str | None, noise_std: float | None, n_actions: int):

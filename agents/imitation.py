@@ -33,6 +33,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
+from .settings import (WARM_START_CALLBACK, WARM_START_EXPERT, WARM_START_KEYS, AgentSettings, SettingError,
+                       read_agent_settings)
+
 __all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "WarmStartInterrupted",
            "OraclePriceExpert", "behaviour_clone", "expert_rollouts", "FrozenRunningMeanStd", "freeze_obs_stats",
            "learner_rollouts", "pretrain"]
@@ -443,24 +446,25 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
     before ``learn`` (keeping its step-0 checkpoint); a callback that has run (``done``) does nothing again.
     """
 
-    def __init__(self, expert: str = "oracle_price", episodes: int = 300, epochs: int = 60,
-                 dagger_episodes: int = 0, learning_rate: float = 1e-3, seed: int | None = None,
-                 make_env: Callable[[], Any] | None = None, verbose: int = 1, scale: float = 1.0):
+    def __init__(self, expert: str = WARM_START_EXPERT, episodes: int = AgentSettings.pretrain_episodes,
+                 epochs: int = AgentSettings.pretrain_epochs, dagger_episodes: int = AgentSettings.pretrain_dagger,
+                 learning_rate: float = AgentSettings.pretrain_lr, seed: int | None = None,
+                 make_env: Callable[[], Any] | None = None, verbose: int = 1,
+                 scale: float = AgentSettings.pretrain_scale):
         super().__init__(verbose)
-        if expert not in EXPERTS:
-            raise ValueError(f"expert={expert!r} is not one of {sorted(EXPERTS)}")
-        for key, value, low in (("episodes", episodes, 1), ("epochs", epochs, 1), ("dagger_episodes", dagger_episodes, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{key}={value!r}: expected an integer >= {low}")
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not 0 < learning_rate < 1:
-            raise ValueError(f"learning_rate={learning_rate!r}: expected Adam's step in (0, 1)")
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 100:
-            raise ValueError(f"scale={scale!r}: expected a factor in (0, 100] on the episodes")
-        from .hyperparams import scaled_warm_start
-
-        episodes, dagger_episodes = scaled_warm_start(episodes, dagger_episodes, scale)
-        self.expert, self.episodes, self.epochs, self.dagger_episodes = expert, episodes, epochs, dagger_episodes
-        self.learning_rate = float(learning_rate)
+        given = {"expert": expert, "episodes": episodes, "epochs": epochs, "dagger_episodes": dagger_episodes,
+                 "learning_rate": learning_rate, "scale": scale}
+        try:  # the settings' one reader and validator, with the kwargs as their legacy names (WARM_START_KEYS)
+            settings = read_agent_settings({"callback": [{WARM_START_CALLBACK: given}]})
+        except SettingError as exc:
+            raise exc.renamed({v: k for k, v in WARM_START_KEYS.items()}[exc.key]) from None
+        if settings.pretrain is None:
+            raise SettingError("expert", expert, f" is not one of {sorted(EXPERTS)}")
+        episodes, dagger_episodes = settings.warm_start_size
+        self.expert, self.episodes, self.epochs, self.dagger_episodes = (settings.pretrain, episodes,
+                                                                         settings.pretrain_epochs, dagger_episodes)
+        self.settings = settings
+        self.learning_rate = settings.pretrain_lr
         self.seed, self.make_env = seed, make_env
         self.done = False
         self.summary: dict[str, float] | None = None

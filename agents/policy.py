@@ -10,7 +10,9 @@ Observations are normalised with the saved running mean/variance (never updated 
 from ``model.predict(..., deterministic=True)`` (clipped to the Box by SB3) and are returned flat, as the
 env's action space expects. RecurrentPPO's LSTM state is carried across steps and cleared by ``reset``.
 
-A run's agent-side settings (``<env>/config.yml``) are applied exactly as in training: ``action_groups``
+A run's agent-side settings (``<env>/config.yml``, read into `agents.settings.AgentSettings`) are applied
+exactly as in training, by the steps of the one wrapper chain `AGENT_CHAIN` (``wrap_env`` / ``wrap_vec_env`` in
+training, the same steps in `TrainedPolicy.act`): ``action_groups``
 (a low-dimensional action repeated over areas, ``ACTION_GROUPS``), ``obs_features``
 (extra observation entries computed from the env, ``OBS_FEATURES``), ``residual`` (the action corrects a
 baselines policy, ``ResidualAction``) and ``shield`` (``SHIELDS``). ``env_kwargs`` of the loaded policy are
@@ -22,16 +24,19 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from baselines.heuristics import WaterGuard
 
 from .registry import ALGOS, RunLayout, canonical_name, fingerprint, read_run_yaml, saved_steps
+from .settings import WRAPPER_KEYS, AgentSettings, read_agent_settings
 
 __all__ = ["ACTION_GROUPS", "OBS_FEATURES", "SHIELDS", "FeatureObservation", "FeatureVecEnv", "GroupedAction",
            "GroupedVecEnv", "ResidualAction", "ShieldAction", "expand_action", "group_size",
+           "AGENT_CHAIN", "ChainStep", "wrap_env", "wrap_vec_env", "with_features", "residual_action",
+           "shielded_action",
            "ShieldVecEnv", "TrainedPolicy", "WaterShield", "dc_features", "feature_size",
            "load_trained_policy", "resolve_model_files", "training_env_id", "training_env_kwargs"]
 
@@ -172,6 +177,12 @@ def _features_of_env(env: Any, features: str) -> np.ndarray:
     return dc_features(base.coef, base.t, base.water_left_l)
 
 
+def with_features(obs: Any, env: Any, features: str) -> np.ndarray:
+    """``obs`` with the ``features`` of ``env``'s slot appended (float32): `FeatureObservation`'s step."""
+    return np.concatenate([np.asarray(obs, np.float32), _features_of_env(env, features)]).astype(np.float32,
+                                                                                               copy=False)
+
+
 def _extended_box(space: Any, extra: int) -> Any:
     from gymnasium import spaces
 
@@ -195,7 +206,7 @@ class FeatureObservation(_feature_wrapper_base()):  # type: ignore[misc]
         self.observation_space = _extended_box(env.observation_space, feature_size(features, env.unwrapped.J))
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
-        return np.concatenate([observation, _features_of_env(self.env, self.features)]).astype(np.float32)
+        return with_features(observation, self.env, self.features)
 
 
 def _batched_env(venv: Any) -> Any:
@@ -256,6 +267,12 @@ def _action_wrapper_base():
     return gym.Wrapper
 
 
+def residual_action(base: Any, scale: float, obs: Any, env: Any, action: np.ndarray) -> np.ndarray:
+    """The env's action of a residual agent: ``base.act(obs, env) + scale * action`` (float64, flat)."""
+    x = np.asarray(base.act(obs, env), np.float64).reshape(-1)
+    return x + scale * np.asarray(action, np.float64)
+
+
 def make_base_policy(spec: str) -> Any:
     """The baselines policy a residual agent corrects (``residual`` in hyperparams/<algo>.yml)."""
     from baselines.policy import make_policy
@@ -283,8 +300,8 @@ class ResidualAction(_action_wrapper_base()):  # type: ignore[misc]
         return obs, info
 
     def step(self, action: np.ndarray):
-        x = np.asarray(self.base.act(self._obs, self.env.unwrapped), np.float64).reshape(-1)
-        obs, reward, terminated, truncated, info = self.env.step(x + self.scale * np.asarray(action, np.float64))
+        obs, reward, terminated, truncated, info = self.env.step(
+            residual_action(self.base, self.scale, self._obs, self.env.unwrapped, action))
         self._obs = obs
         return obs, reward, terminated, truncated, info
 
@@ -303,6 +320,12 @@ agent's action maps to, in training and in evaluation alike:
 
 WaterShield = WaterGuard
 """The ``"water"`` shield for one env: `baselines.heuristics.WaterGuard`."""
+
+
+def shielded_action(shield: Any, env: Any, action: np.ndarray) -> np.ndarray:
+    """The flat allocation ``shield`` (a `WaterShield`) makes of ``action`` in ``env``'s slot: `ShieldAction`'s step."""
+    x, _ = env.action_to_allocation(action)
+    return shield.apply(x, env.coef, env.t, env.water_left_l).reshape(-1)
 
 
 def _check_shield(shield: str | None, env: Any) -> None:
@@ -324,10 +347,7 @@ class ShieldAction(_action_wrapper_base()):  # type: ignore[misc]
         self.shield = WaterShield()
 
     def step(self, action: np.ndarray):
-        base = self.env.unwrapped
-        x, _ = base.action_to_allocation(action)
-        x = self.shield.apply(x, base.coef, base.t, base.water_left_l)
-        return self.env.step(x.reshape(-1))
+        return self.env.step(shielded_action(self.shield, self.env.unwrapped, action))
 
 
 class ShieldVecEnv(_vec_wrapper_base()):  # type: ignore[misc]
@@ -416,6 +436,78 @@ class GroupedVecEnv(_vec_wrapper_base()):  # type: ignore[misc]
         return self.venv.step_wait()
 
 
+def _need_env(policy: "TrainedPolicy", key: str, env: Any) -> None:
+    if env is None:
+        raise ValueError(f"policy {policy.name!r} uses {key}={getattr(policy.agent, key)!r}: act() needs the env")
+
+
+def _observe_features(policy: "TrainedPolicy", obs: Any, env: Any) -> Any:
+    _need_env(policy, "obs_features", env)
+    return with_features(obs, env, policy.agent.obs_features)
+
+
+def _act_groups(policy: "TrainedPolicy", action: np.ndarray, obs: Any, env: Any) -> np.ndarray:
+    _need_env(policy, "action_groups", env)
+    return expand_action(action, policy.agent.action_groups, env.I, env.K, env.J)
+
+
+def _act_residual(policy: "TrainedPolicy", action: np.ndarray, obs: Any, env: Any) -> np.ndarray:
+    return residual_action(policy.base, policy.agent.residual_scale, obs, env, action)
+
+
+def _act_shield(policy: "TrainedPolicy", action: np.ndarray, obs: Any, env: Any) -> np.ndarray:
+    _need_env(policy, "shield", env)
+    return shielded_action(policy._shield, env, action)
+
+
+class ChainStep(NamedTuple):
+    """One agent-side option of `AGENT_CHAIN`: its setting, its gym wrapper, its VecEnv wrapper (None: per-env
+    wrappers only) and the same step for a policy acting in a plain env (`TrainedPolicy.act`): ``observe``
+    on the way up (env observation -> agent observation), ``act`` on the way down (agent action -> env action)."""
+
+    key: str
+    wrapper: type
+    vec_wrapper: type | None
+    observe: Callable[["TrainedPolicy", Any, Any], Any] | None = None
+    act: Callable[["TrainedPolicy", np.ndarray, Any, Any], np.ndarray] | None = None
+
+
+AGENT_CHAIN = (ChainStep("shield", ShieldAction, ShieldVecEnv, act=_act_shield),  # innermost: sees the final action
+               ChainStep("residual", ResidualAction, None, act=_act_residual),
+               ChainStep("obs_features", FeatureObservation, FeatureVecEnv, observe=_observe_features),
+               ChainStep("action_groups", GroupedAction, GroupedVecEnv, act=_act_groups))  # the agent's own action
+"""The agent-side wrapper chain, innermost first, for training (`wrap_env`, `wrap_vec_env`) and for evaluation
+(`TrainedPolicy.act`) alike; a step is on when its setting of `agents.settings.AgentSettings` is not None."""
+
+
+def _chain(settings: AgentSettings) -> list[ChainStep]:
+    return [step for step in AGENT_CHAIN if getattr(settings, step.key) is not None]
+
+
+def _step_args(step: ChainStep, settings: AgentSettings) -> tuple[Any, ...]:
+    if step.key == "residual":
+        return settings.residual, settings.residual_scale
+    return (getattr(settings, step.key),)
+
+
+def wrap_env(env: Any, settings: AgentSettings) -> Any:
+    """``env`` (a gymnasium env) inside the agent-side wrappers that ``settings`` switch on (`AGENT_CHAIN`)."""
+    for step in _chain(settings):
+        env = step.wrapper(env, *_step_args(step, settings))
+    return env
+
+
+def wrap_vec_env(venv: Any, settings: AgentSettings) -> Any:
+    """The same chain over the native batched env (``green_llm_env.vector``'s SB3 adapter); ``ValueError`` for
+    a step without a VecEnv wrapper (``residual``: per-env wrappers only)."""
+    for step in _chain(settings):
+        if step.vec_wrapper is None:
+            raise ValueError(f"{step.key}={getattr(settings, step.key)!r} needs per-env wrappers: use --vec dummy "
+                             "or subproc")
+        venv = step.vec_wrapper(venv, *_step_args(step, settings)[:1])
+    return venv
+
+
 def training_env_kwargs(model_path: str | Path) -> dict[str, Any]:
     """The ``POLICY_ENV_KWARGS`` among the ``--env-kwargs`` of the run that wrote ``model_path``."""
     layout = RunLayout.find(str(Path(model_path).parent))
@@ -443,41 +535,36 @@ def training_config(model_path: str | Path) -> dict[str, Any]:
     return read_run_yaml(layout.config)
 
 
-def agent_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The agent-side settings (features, residual, shield, groups) of a run's ``config.yml``, written either
-    flat (``obs_features: dc``) or the RL Zoo way (``env_wrapper:``; `agents.hyperparams.split_hyperparams`)."""
-    from .hyperparams import split_hyperparams
-
-    keys = ("obs_features", "residual", "residual_scale", "shield", "action_groups")
-    _, settings = split_hyperparams({k: v for k, v in config.items() if k in keys or k == "env_wrapper"})
-    return {k: settings[k] for k in keys}
+def agent_settings(config: dict[str, Any]) -> AgentSettings:
+    """The agent-side options (features, residual, shield, groups) of a run's ``config.yml``, written either
+    flat (``obs_features: dc``) or the RL Zoo way (``env_wrapper:``), read as train.py reads them
+    (`agents.settings.read_agent_settings`); the warm-start keys are left to `training_note`."""
+    return read_agent_settings({k: v for k, v in config.items() if k in WRAPPER_KEYS or k == "env_wrapper"})
 
 
-def training_note(model: Any, model_path: str | Path, agent: dict[str, Any],
+def training_note(model: Any, model_path: str | Path, agent: AgentSettings,
                   config: dict[str, Any] | None = None) -> dict[str, str]:
     """What ``evaluate.py``'s summary says of a trained agent: its training budget (env steps of RL, plus the
     warm start's scenarios) and how constraints were handled while it acted (shield, env guard, hourly LP).
     ``config``: the run's `training_config` where the caller has read it already."""
     layout = RunLayout.find(str(Path(model_path).parent))
     config = training_config(model_path) if config is None else config
-    from .hyperparams import split_hyperparams
-
     try:
-        settings = split_hyperparams({k: v for k, v in config.items() if k in ("env_wrapper", "callback") or
-                                      k.startswith("pretrain")})[1]
+        warm: AgentSettings | None = read_agent_settings(
+            {k: v for k, v in config.items() if k in ("env_wrapper", "callback") or k.startswith("pretrain")})
     except ValueError:
-        settings = {"pretrain": None}
+        warm = None
     budget = f"{int(model.num_timesteps):,} env steps of {type(model).__name__}"
-    pretrain = settings.get("pretrain")
-    if pretrain:
-        budget += (f" after a warm start cloning {pretrain} on {settings['pretrain_episodes']} scenarios"
-                   + (f" + {settings['pretrain_dagger']} DAgger" if settings.get("pretrain_dagger") else ""))
+    if warm is not None and warm.pretrain:
+        episodes, dagger = warm.warm_start_size
+        budget += (f" after a warm start cloning {warm.pretrain} on {episodes} scenarios"
+                   + (f" + {dagger} DAgger" if dagger else ""))
     env_id = training_env_id(model_path)
     mode = (read_run_yaml(layout.args).get("env_kwargs") or {}).get("constraint_mode") if layout.args.is_file() \
         else None
     handling = []
-    if agent.get("shield"):
-        handling.append(f"agent-side {agent['shield']} shield (the allocation blended to keep the water budget)")
+    if agent.shield:
+        handling.append(f"agent-side {agent.shield} shield (the allocation blended to keep the water budget)")
     if env_id == "GreenLLM-hybrid-v1":
         handling.append("hourly LP under the guard's water cap plays the allocation")
     if env_id != "GreenLLM-v0":
@@ -487,7 +574,7 @@ def training_note(model: Any, model_path: str | Path, agent: dict[str, Any],
                          "project": "v0's QP safety layer (constraint_mode=project)",
                          "penalty": "none (penalties charged at dual rates)"}
                         .get(mode, mode))
-    elif not agent.get("shield"):
+    elif not agent.shield:
         handling.append("none (penalties charged)")
     return {"budget": budget, "constraints": "; ".join(handling)}
 
@@ -500,29 +587,23 @@ class TrainedPolicy:
         vec_normalize: the ``VecNormalize`` whose observation statistics the model was trained with, or None.
         deterministic: act with the distribution's mode (True) or sample (False).
         name: label in result tables (default: the algorithm's lower-case class name).
-        features: the ``obs_features`` the model was trained with (see ``OBS_FEATURES``), or None.
-        residual, residual_scale: the base policy spec and scale of a residual agent (see ``ResidualAction``).
-        shield: the safety shield the model was trained with (see ``SHIELDS``), or None.
-        action_groups: the low-dimensional action the model was trained with (see ``ACTION_GROUPS``), or None.
+        agent: the agent-side options the model was trained with (`agents.settings.AgentSettings`: features,
+            residual, shield, action groups), applied in `act` by the steps of `AGENT_CHAIN`; None: none.
     """
 
     def __init__(self, model: Any, vec_normalize: Any | None = None, deterministic: bool = True,
-                 name: str | None = None, features: str | None = None, residual: str | None = None,
-                 residual_scale: float = 0.5, shield: str | None = None, action_groups: str | None = None):
+                 name: str | None = None, agent: AgentSettings | None = None):
         self.model = model
         self.vec_normalize = vec_normalize
         self.deterministic = bool(deterministic)
         self.name = name or type(model).__name__.lower()
-        self.features = features
-        self.residual, self.residual_scale = residual, float(residual_scale)
-        self.base = make_base_policy(residual) if residual else None
-        if shield is not None and shield not in SHIELDS:
-            raise ValueError(f"shield={shield!r} is not one of {SHIELDS} or None")
-        self.shield = shield
-        if action_groups is not None and action_groups not in ACTION_GROUPS:
-            raise ValueError(f"action_groups={action_groups!r} is not one of {ACTION_GROUPS} or None")
-        self.action_groups = action_groups
-        self._shield = WaterShield() if shield else None
+        self.agent = AgentSettings() if agent is None else agent
+        self.features, self.shield, self.action_groups = (self.agent.obs_features, self.agent.shield,
+                                                          self.agent.action_groups)
+        self.residual, self.residual_scale = self.agent.residual, self.agent.residual_scale
+        self.base = make_base_policy(self.residual) if self.residual else None
+        self._shield = WaterShield() if self.shield else None
+        self._steps = _chain(self.agent)
         self.fingerprint: str | None = None  # `agents.registry.fingerprint` of the loaded files (evaluate.py)
         self.training: dict[str, str] | None = None  # `training_note` (set by `load`; evaluate.py's summary)
         self.kind = "learned"
@@ -550,10 +631,7 @@ class TrainedPolicy:
                              f"{' '.join(str(exc).split())[:200]}); retrain or pass another model zip") from None
         vec_normalize = _load_statistics(model, model_path, vecnorm_path, config)
         agent = agent_settings(config)
-        policy = cls(model, vec_normalize, deterministic=deterministic, name=name or algo,
-                     features=agent["obs_features"], residual=agent["residual"],
-                     residual_scale=agent["residual_scale"], shield=agent["shield"],
-                     action_groups=agent["action_groups"])
+        policy = cls(model, vec_normalize, deterministic=deterministic, name=name or algo, agent=agent)
         policy.training = training_note(model, model_path, agent, config)
         policy.fingerprint = fingerprint(model_path, vecnorm_path)
         policy.env_kwargs = training_env_kwargs(model_path)
@@ -597,12 +675,12 @@ class TrainedPolicy:
         return np.asarray(obs)[None]
 
     def act(self, obs: Any, env: Any = None) -> np.ndarray:
-        """The flat action (float32) for one observation of one env (``env``: needed with ``features``)."""
+        """The flat action for one observation of one env (``env``: needed with agent-side options), through
+        the steps of `AGENT_CHAIN` that the policy's ``agent`` settings switch on, as its wrappers do in training."""
         raw = obs
-        if self.features is not None:
-            if env is None:
-                raise ValueError(f"policy {self.name!r} uses obs_features={self.features!r}: act() needs the env")
-            obs = np.concatenate([np.asarray(obs, np.float32), _features_of_env(env, self.features)])
+        for step in self._steps:  # innermost first: the env's observation up to the agent's
+            if step.observe is not None:
+                obs = step.observe(self, obs, env)
         batch = self._prepare(obs)
         if self.recurrent:
             action, self._state = self.model.predict(batch, state=self._state,
@@ -612,18 +690,9 @@ class TrainedPolicy:
             action, _ = self.model.predict(batch, deterministic=self.deterministic)
         self._episode_start = False
         action = np.asarray(action[0], dtype=np.float32).reshape(-1)
-        if self.action_groups is not None:
-            if env is None:
-                raise ValueError(f"policy {self.name!r} uses action_groups={self.action_groups!r}: act() needs the env")
-            action = expand_action(action, self.action_groups, env.I, env.K, env.J)
-        if self.base is not None:
-            x = np.asarray(self.base.act(raw, env), np.float64).reshape(-1)
-            action = x + self.residual_scale * action.astype(np.float64)
-        if self._shield is not None:
-            if env is None:
-                raise ValueError(f"policy {self.name!r} uses shield={self.shield!r}: act() needs the env")
-            x, _ = env.action_to_allocation(action)
-            return self._shield.apply(x, env.coef, env.t, env.water_left_l).reshape(-1)
+        for step in reversed(self._steps):  # outermost first: the agent's action down to the env's
+            if step.act is not None:
+                action = step.act(self, action, raw, env)
         return action
 
 

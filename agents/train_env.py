@@ -32,41 +32,29 @@ def has_native_vector(env_id: str) -> bool:
 
 
 def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any], seed: int,
-                 monitor_file: str | None, features: str | None = None, residual: str | None = None,
-                 residual_scale: float = 0.5, shield: str | None = None, action_groups: str | None = None,
+                 monitor_file: str | None, agent: Any = None,
                  extra_wrappers: list[tuple[str, dict[str, Any]]] | None = None) -> Any:
     """The training VecEnv (SB3 API) with a ``VecMonitor`` on top (episode reward/length for the logs);
-    ``features`` appends agent-side observation features (``agents.policy.OBS_FEATURES``)."""
+    ``agent`` (`agents.settings.AgentSettings`, None: none) switches on the agent-side wrappers of
+    `agents.policy.AGENT_CHAIN` (`wrap_vec_env` on the native env, `wrap_env` on each per-env env)."""
     import gymnasium as gym
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
+    from agents.policy import wrap_env, wrap_vec_env
+    from agents.settings import AgentSettings
+
+    agent = AgentSettings() if agent is None else agent
     if vec == "native":
-        if residual is not None:
-            raise SystemExit(f"residual={residual!r} needs per-env wrappers: use --vec dummy or subproc")
-        venv = _wrap_native(_make_native(env_id, n_envs, env_kwargs, seed), features, shield, action_groups)
+        if agent.residual is not None:
+            raise SystemExit(f"residual={agent.residual!r} needs per-env wrappers: use --vec dummy or subproc")
+        venv = wrap_vec_env(_make_native(env_id, n_envs, env_kwargs, seed), agent)
     elif vec in ("dummy", "subproc"):
         def factory(rank: int):
             def _init() -> gym.Env:
                 if vec == "subproc":  # Ctrl-C reaches the whole process group: only the parent handles it
                     import signal
                     signal.signal(signal.SIGINT, signal.SIG_IGN)
-                env = gym.make(env_id, **env_kwargs)
-                if shield is not None:  # innermost: it sees the final action
-                    from agents.policy import ShieldAction
-
-                    env = ShieldAction(env, shield)
-                if residual is not None:
-                    from agents.policy import ResidualAction
-
-                    env = ResidualAction(env, residual, residual_scale)
-                if features is not None:
-                    from agents.policy import FeatureObservation
-
-                    env = FeatureObservation(env, features)
-                if action_groups is not None:  # outermost of the agent wrappers: the agent's own action
-                    from agents.policy import GroupedAction
-
-                    env = GroupedAction(env, action_groups)
+                env = wrap_env(gym.make(env_id, **env_kwargs), agent)
                 for name, kwargs in extra_wrappers or []:  # other env_wrapper classes of the YAML, as RL Zoo
                     from agents.hyperparams import import_dotted
 
@@ -80,23 +68,6 @@ def make_vec_env(env_id: str, n_envs: int, vec: str, env_kwargs: dict[str, Any],
     else:
         raise ValueError(f"vec={vec!r} is not one of 'native', 'dummy', 'subproc'")
     return VecMonitor(venv, filename=monitor_file)
-
-
-def _wrap_native(venv: Any, features: str | None, shield: str | None, action_groups: str | None) -> Any:
-    """The agent-side settings over the native batched env (`agents.policy`'s VecEnv wrappers)."""
-    if shield is not None:
-        from agents.policy import ShieldVecEnv
-
-        venv = ShieldVecEnv(venv, shield)
-    if features is not None:
-        from agents.policy import FeatureVecEnv
-
-        venv = FeatureVecEnv(venv, features)
-    if action_groups is not None:
-        from agents.policy import GroupedVecEnv
-
-        venv = GroupedVecEnv(venv, action_groups)
-    return venv
 
 
 def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int) -> Any:

@@ -317,8 +317,7 @@ def make_env(run: TrainRun) -> Any:
     n_monitor = len(list(layout.run_dir.glob("train*.monitor.csv")))
     monitor = str(layout.run_dir / ("train" if n_monitor == 0 else f"train_resume{n_monitor}"))
     return make_vec_env(run.env_id, run.n_envs, run.args["vec"], run.env_kwargs, run.seed, monitor,
-                        settings["obs_features"], settings["residual"], settings["residual_scale"],
-                        settings["shield"], settings["action_groups"], settings["extra_wrappers"])
+                        settings.agent, settings["extra_wrappers"])
 
 
 def find_start(run: TrainRun) -> None:
@@ -470,9 +469,7 @@ def make_callbacks(run: TrainRun, guard: Any) -> tuple[list[Any], Any]:
     callbacks = [StopTrainingOnSignal(guard)]
     if int(args["eval_freq"]) > 0:
         eval_cb = OracleGapEvalCallback(run.make_env, args["eval_seeds"], int(args["eval_freq"]), run.layout,
-                                        verbose=1, features=settings["obs_features"], residual=settings["residual"],
-                                        residual_scale=settings["residual_scale"], shield=settings["shield"],
-                                        action_groups=settings["action_groups"])
+                                        verbose=1, agent=settings.agent)
         callbacks.append(eval_cb)
     callbacks += make_extra_callbacks(settings["extra_callbacks"])
     if int(args["save_freq"]) > 0:

@@ -38,8 +38,10 @@ def _ppo_env(entry: str, env_id: str, vec: str, seed: int, agent_side: bool = Fa
 
     kwargs, settings = split_hyperparams(load_hyperparams("ppo", entry))
     n_envs = int(settings["n_envs"] or 8)
-    extra = (settings["obs_features"], None, 0.5, settings["shield"]) if agent_side else ()
-    env = make_vec_env(env_id, n_envs, vec, {}, seed, None, *extra)
+    from agents.settings import AgentSettings
+
+    agent = AgentSettings(obs_features=settings["obs_features"], shield=settings["shield"]) if agent_side else None
+    env = make_vec_env(env_id, n_envs, vec, {}, seed, None, agent)
     if settings["normalize"] is not None:
         env = VecNormalize(env, gamma=kwargs.get("gamma", 0.99), **settings["normalize"])
     return env, kwargs, settings, n_envs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -455,3 +456,40 @@ def test_grouped_native_and_single_env_agree():
     act = np.random.default_rng(2).uniform(-1, 1, (2, 45)).astype(np.float32)
     _, rew, _, _ = venv.step(act)
     np.testing.assert_allclose(rew, [e.step(a)[1] for e, a in zip(single, act)], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------- the agent settings
+def test_agent_settings_one_object_for_every_route(tmp_path):
+    """`AgentSettings`: one default per setting, validated once (the error names key, rule and value), and the
+    same object from a YAML entry (flat or Zoo form), a run's config.yml and the Zoo warm-start callback."""
+    from agents.hyperparams import load_hyperparams
+    from agents.imitation import ImitationWarmStart
+    from agents.registry import read_run_yaml
+    from agents.settings import AgentSettings, SettingError, read_agent_settings
+    from agents.training import write_yaml
+
+    default = AgentSettings()
+    assert (default.obs_features, default.residual, default.residual_scale, default.shield, default.action_groups,
+            default.pretrain, default.pretrain_episodes, default.pretrain_epochs, default.pretrain_dagger,
+            default.pretrain_lr, default.pretrain_scale) == (None, None, 0.5, None, None, None, 300, 60, 0, 1e-3, 1.0)
+    assert read_agent_settings({}) == default and default.warm_start_size == (300, 0)
+    with pytest.raises(SettingError, match=r"pretrain_episodes=0: expected an integer >= 1") as err:
+        AgentSettings(pretrain_episodes=0)
+    assert (err.value.key, err.value.value) == ("pretrain_episodes", 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        default.shield = "water"  # type: ignore[misc]
+    assert AgentSettings(shield="none", pretrain="off") == default
+    raw = load_hyperparams("ppo", "GreenLLM-v0", overrides={"pretrain": "oracle_price", "pretrain_episodes": 40,
+                                                              "pretrain_scale": 0.5})
+    from_yaml = split_hyperparams(raw)[1].agent
+    assert from_yaml == read_agent_settings(raw) and from_yaml.pretrain_episodes == 40
+    assert from_yaml.warm_start_size == (20, 0) and split_hyperparams(raw)[1]["pretrain_episodes"] == 20
+    write_yaml(tmp_path / "config.yml", raw)  # as train.py stores a run's config.yml
+    assert read_agent_settings(read_run_yaml(tmp_path / "config.yml")) == from_yaml
+    zoo = {"env_wrapper": [{"agents.policy.ShieldAction": {"shield": "water"}}, "agents.policy.FeatureObservation"],
+           "callback": [{"agents.imitation.ImitationWarmStart": {"episodes": 40, "scale": 0.5}}]}
+    flat = {"shield": "water", "obs_features": "dc", "pretrain": "oracle_price", "pretrain_episodes": 40,
+            "pretrain_scale": 0.5}
+    assert read_agent_settings(zoo) == read_agent_settings(flat)
+    assert ImitationWarmStart(episodes=40, scale=0.5).settings == read_agent_settings({**flat, "shield": None,
+                                                                                       "obs_features": None})
