@@ -117,11 +117,11 @@ def _main(argv: list[str] | None = None) -> int:
     from agents import training as steps
 
     parser, cli = parse(argv)
+    steps.parse_cli(cli, parser.error)
     if cli["env_backend"] == "torch":  # PPO on the device: its own settings and loop (agents/device_ppo.py)
         from agents.device_ppo import cli_run
 
         return cli_run(cli, parser.error, _kv_pairs)
-    steps.parse_cli(cli, parser.error)
     if cli["optimize_hyperparameters"]:
         return steps.optimize(cli, parser.error)
     run = steps.run_arguments(cli, parser.error)  # step 2: the settings

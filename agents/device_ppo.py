@@ -260,8 +260,9 @@ _UNSUPPORTED = ("resume", "trained_agent", "optimize_hyperparameters", "vec", "e
 
 
 def cli_run(cli: dict[str, Any], error: Callable[[str], Any], pairs: Callable[[Any, str], dict[str, Any]]) -> int:
-    """``train.py --env-backend torch``: the parsed flags ``cli`` to `run` (``error`` reports a bad flag in one
-    line; ``pairs`` parses ``KEY:VALUE`` lists). ``--hyperparams`` sets `DevicePPOSettings` fields."""
+    """``train.py --env-backend torch``: the parsed flags ``cli`` (after train.py's shared checks and RL Zoo's
+    conventions, `agents.training.parse_cli`) to `run` (``error`` reports a bad flag in one line; ``pairs`` parses
+    ``KEY:VALUE`` lists). ``--hyperparams`` sets `DevicePPOSettings` fields."""
     given = [f"--{k.replace('_', '-')}" for k in _UNSUPPORTED if cli.get(k) not in (None, False, [])]
     if given:
         error(f"--env-backend torch does not take {', '.join(given)}")
@@ -289,7 +290,10 @@ def cli_run(cli: dict[str, Any], error: Callable[[str], Any], pairs: Callable[[A
     if steps < 1:
         error(f"-n {steps}: expected an integer >= 1")
     seed = cli.get("seed")
-    seed = int(np.random.SeedSequence().generate_state(1)[0] >> 1) if seed in (None, -1) else int(seed)
+    if seed is None or seed < 0:
+        from .training import random_seed
+
+        seed = random_seed()
     if cli.get("num_threads"):
         torch.set_num_threads(int(cli["num_threads"]))
     env_kwargs = pairs(cli.get("env_kwargs"), "--env-kwargs")

@@ -149,6 +149,11 @@ class TrainRun:
         return gym.make(self.env_id, **self.env_kwargs)
 
 
+def random_seed() -> int:
+    """A seed drawn from the OS's entropy, for ``--seed -1`` (RL Zoo's "random"); the run records it."""
+    return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+
+
 def parse_cli(cli: dict[str, Any], error: Callable[[str], Any]) -> None:
     """Checks and RL Zoo's conventions on the parsed flags (in place): ``--seed -1``, ``-n -1``,
     ``--num-threads -1``, ``--eval-episodes``, ``-P``."""
@@ -201,7 +206,7 @@ def run_arguments(cli: dict[str, Any], error: Callable[[str], Any]) -> TrainRun:
     args["env_kwargs"] = env_kwargs
     args["hyperparams"] = kv_pairs(cli["hyperparams"], "--hyperparams")
     if args.get("seed") is None or args["seed"] < 0:
-        args["seed"] = int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
+        args["seed"] = random_seed()
     return TrainRun(error, args, None, env_kwargs=env_kwargs)  # its folder: `make_env`, once the env builds
 
 

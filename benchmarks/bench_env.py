@@ -78,17 +78,25 @@ def single_steps_per_s(env: gym.Env, steps: int, seed: int = 0, pool: int = 0) -
     return steps / (time.perf_counter() - t0)
 
 
+def _vector_steps_per_s(envs, bank, steps: int, seed: int, sync=lambda: None) -> float:
+    """Env-steps/s of a batched env ``envs`` stepped with the actions ``bank`` (4, num_envs, A) in turn, after
+    a reset and a warm-up episode (which fills the scenario cache for a pool); ``sync`` waits for the device."""
+    envs.reset(seed=seed)
+    for k in range(26):
+        envs.step(bank[k & 3])
+    sync()
+    t0 = time.perf_counter()
+    for k in range(steps):
+        envs.step(bank[k & 3])
+    sync()
+    return envs.num_envs * steps / (time.perf_counter() - t0)
+
+
 def batched_env_steps_per_s(num_envs: int, steps: int, seed: int = 0, env_id: str = ENV_ID, **kw) -> float:
     envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kw)
     rng = np.random.default_rng(seed)
     bank = rng.uniform(-1, 1, (4, num_envs, envs.single_action_space.shape[0])).astype(np.float32)
-    envs.reset(seed=seed)
-    for k in range(26):  # warm-up: one episode (fills the scenario cache for a pool)
-        envs.step(bank[k & 3])
-    t0 = time.perf_counter()
-    for k in range(steps):
-        envs.step(bank[k & 3])
-    return num_envs * steps / (time.perf_counter() - t0)
+    return _vector_steps_per_s(envs, bank, steps, seed)
 
 
 def torch_env_steps_per_s(num_envs: int, steps: int, device: str = "cpu", seed: int = 0, **kw) -> float:
@@ -100,16 +108,8 @@ def torch_env_steps_per_s(num_envs: int, steps: int, device: str = "cpu", seed: 
                         device=device, **kw)
     gen = torch.Generator(device=device).manual_seed(seed)
     bank = torch.rand((4, num_envs, envs.single_action_space.shape[0]), generator=gen, device=device) * 2 - 1
-    envs.reset(seed=seed)
-    for k in range(26):
-        envs.step(bank[k & 3])
     sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
-    sync()
-    t0 = time.perf_counter()
-    for k in range(steps):
-        envs.step(bank[k & 3])
-    sync()
-    return num_envs * steps / (time.perf_counter() - t0)
+    return _vector_steps_per_s(envs, bank, steps, seed, sync)
 
 
 class TrivialSameSpaces(gym.Env):

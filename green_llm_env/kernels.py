@@ -25,8 +25,9 @@ import numba as nb
 import numpy as np
 
 __all__ = ["CHUNK", "FIELDS", "MAP_GIVEN", "MAP_PROJECT", "MAP_SOFTMAX", "N_FAMILIES", "N_NUMBERS", "exchange_rates",
-           "field_slices", "hour_element", "layout", "load_transposed", "map_columns", "map_rows", "penalty",
-           "penalty_batch", "scratch", "step_batch", "step_batch_parallel", "store_rows", "terms_batch", "warm_up"]
+           "field_slices", "hour_buffers", "hour_element", "layout", "load_transposed", "map_columns", "map_rows",
+           "penalty", "penalty_batch", "scratch", "step_batch", "step_batch_parallel", "store_rows", "terms_batch",
+           "warm_up"]
 
 _JIT = {"cache": True, "nogil": True, "error_model": "numpy"}
 
@@ -200,6 +201,13 @@ def map_rows(a, softmax: bool, temperature: float, net):
 
 # ------------------------------------------------------------------------------------ the cost model
 @nb.njit(**_JIT)
+def hour_buffers(R: int, N: int, J: int) -> tuple:
+    """The outputs and scratch of `hour_element` for one element: use (1+R, J), fac, grid, wdc (J), delay (N),
+    work (2, N)."""
+    return (np.empty((R + 1, J)), np.empty(J), np.empty(J), np.empty(J), np.empty(N), np.empty((2, N)))
+
+
+@nb.njit(**_JIT)
 def hour_element(tb, x, xt, off: int, left: float, nonnegative: bool, R: int, use, fac, grid, delay, wdc, nums,
                  viol, work) -> None:
     """The hourly cost model (MODEL.md section 3) of one element: the one implementation of its formulas.
@@ -356,12 +364,7 @@ def _step_range(e0: int, e1: int, flat, rows, pen, a, left, mode: int, temperatu
     B = min(CHUNK, e1 - e0) * N
     U, S, XT, v1, v2, dd = _buffers(J, B)
     xs = np.empty((N, J))
-    use = np.empty((R + 1, J))
-    fac = np.empty(J)
-    grid = np.empty(J)
-    wdc = np.empty(J)
-    delay = np.empty(N)
-    work = np.empty((2, N))
+    use, fac, grid, wdc, delay, work = hour_buffers(R, N, J)
     for c0 in range(e0, e1, CHUNK):
         c1 = min(c0 + CHUNK, e1)
         if (c1 - c0) * N != U.shape[1]:  # the last, shorter chunk: buffers of its size (contiguous)

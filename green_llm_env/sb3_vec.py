@@ -6,9 +6,26 @@ async step's bookkeeping, closing. Built on first use, so that importing the env
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["batched_vec_env_base"]
+__all__ = ["batched_vec_env_base", "lazy_class"]
+
+
+def lazy_class(module: str, name: str, build: Callable[[], type]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that builds the class ``name`` with ``build()`` on first access (once), so that
+    importing ``module`` does not import SB3 (and torch)."""
+
+    def __getattr__(attr: str) -> Any:
+        if attr == name:
+            return _built(module, name, build)
+        raise AttributeError(f"module {module!r} has no attribute {attr!r}")
+
+    return __getattr__
+
+
+@functools.lru_cache(maxsize=None)
+def _built(module: str, name: str, build: Callable[[], type]) -> type:
+    return build()
 
 
 @functools.lru_cache(maxsize=None)

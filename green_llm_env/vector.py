@@ -37,6 +37,7 @@ from gymnasium.vector.utils import batch_space
 from . import cost, kernels
 from .actions import box_action, map_actions, network
 from .env import _INFO_KEYS, GreenLLMEnv, ScenarioTables, safety_layer
+from .sb3_vec import lazy_class
 
 __all__ = ["GreenLLMVectorEnv", "SB3VecEnv"]  # noqa: F822 (SB3VecEnv is built lazily)
 
@@ -366,19 +367,6 @@ class GreenLLMVectorEnv(VectorEnv):
 
 
 # ------------------------------------------------------------------------------------------- SB3
-_SB3_CLASS = None
-
-
-def __getattr__(name: str) -> Any:
-    """``SB3VecEnv`` is built on first access, so importing this module does not import SB3 (and torch)."""
-    global _SB3_CLASS
-    if name == "SB3VecEnv":
-        if _SB3_CLASS is None:
-            _SB3_CLASS = _make_sb3_class()
-        return _SB3_CLASS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _make_sb3_class() -> type:
     from .sb3_vec import batched_vec_env_base
 
@@ -444,3 +432,7 @@ def _make_sb3_class() -> type:
     SB3VecEnv.__module__ = __name__
     SB3VecEnv.__qualname__ = "SB3VecEnv"
     return SB3VecEnv
+
+
+__getattr__ = lazy_class(__name__, "SB3VecEnv", _make_sb3_class)
+"""``SB3VecEnv`` is built on first access, so importing this module does not import SB3 (and torch)."""

@@ -30,19 +30,16 @@ import numpy as np
 import torch
 from gymnasium.utils import seeding
 
-from . import cost
-from .core.batch import INFO_KEYS
+from .core.batch import INFO_KEYS, step_info, step_rewards
 from .core.torch_step import TorchTables, advance, observe
 from .scenario import Scenario
-from .vector_v2 import GreenLLMVectorEnvV2
+from .vector_v2 import GreenLLMVectorEnvV2, masked
 
 __all__ = ["DTYPES", "GreenLLMTorchVectorEnv"]
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 """``dtype`` of the tables and of the step's arithmetic (observations are float32 either way)."""
 
-_NUMBER_KEYS = INFO_KEYS[:len(cost.NUMBERS) + 1]
-_VIOLATION_KEYS = INFO_KEYS[len(cost.NUMBERS) + 1:len(cost.NUMBERS) + 1 + len(cost.FAMILIES)]
 
 
 class GreenLLMTorchVectorEnv(GreenLLMVectorEnvV2):
@@ -207,22 +204,14 @@ class GreenLLMTorchVectorEnv(GreenLLMVectorEnvV2):
                            self.config.temperature, self.R, self.T, self.layout, self._hour)
         self._hour += 1
         self._ended = self._hour >= self.T
-        nums, scale = out.nums, self.config.reward_scale
-        if self.config.reward == "vector":
-            reward = -scale * (nums[:, 1:4] + (nums[:, 8] / float(sum(self.config.weights)))[:, None])
-        else:
-            reward = -scale * (nums[:, 0] + nums[:, 8])
+        cfg = self.config
+        reward = step_rewards(out.nums, cfg.reward_scale, cfg.reward == "vector", float(sum(cfg.weights)))
         done = torch.full((E,), self._ended, dtype=torch.bool, device=self.device)
-        info: dict[str, torch.Tensor] = {}
-        for q, k in enumerate(_NUMBER_KEYS):
-            info[k] = nums[:, q]
-        for q, k in enumerate(_VIOLATION_KEYS):
-            info[k] = out.viol[:, q]
-        info.update(projection_distance=out.dist, repair_distance=out.moved, t=self._t - 1,
-                    water_left_l=self._water.clone(), water_price=self.tab.price_w[self.slot],
+        info = step_info(out.nums, out.viol, out.dist, out.moved)
+        info.update(t=self._t - 1, water_left_l=self._water.clone(), water_price=self.tab.price_w[self.slot],
                     scenario_seed=self.tab.seed[self.slot],
                     episode_cost_weighted=self._ep[:, 0].clone(), episode_penalty=self._ep[:, 1].clone())
-        return obs, reward, done, torch.zeros_like(done), self._masked(info)
+        return obs, reward, done, torch.zeros_like(done), masked(info, self._ones)
 
     # ------------------------------------------------------------------------------- infos
     def _reset_info(self) -> dict[str, torch.Tensor]:
@@ -237,14 +226,7 @@ class GreenLLMTorchVectorEnv(GreenLLMVectorEnvV2):
                 info[k] = torch.zeros(E, dtype=self.dtype, device=dev)
         info["water_left_l"] = self._water.clone()
         info["water_price"] = self.tab.price_w[self.slot]
-        return self._masked(info)
-
-    def _masked(self, info: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        out: dict[str, torch.Tensor] = {}
-        for k, v in info.items():
-            out[k] = v
-            out["_" + k] = self._ones
-        return out
+        return masked(info, self._ones)
 
     # ---------------------------------------------------------------------------- for policies
     def scenario(self, i: int) -> Scenario:

@@ -27,6 +27,7 @@ from .core.batch import INFO_KEYS, BatchCore
 from .core.features import FeatureLayout
 from .core.scenes import ScenarioSource
 from .env_v2 import OBJECTIVES, make_config
+from .sb3_vec import lazy_class
 from .scenario import Scenario
 
 __all__ = ["GreenLLMVectorEnvV2", "SB3VecEnvV2"]  # noqa: F822 (SB3VecEnvV2 is built lazily)
@@ -96,7 +97,7 @@ class GreenLLMVectorEnvV2(VectorEnv):
         self._load(idx, seeds, options)
         self._prev_done[:] = False
         self._ready = True
-        return self.core.observe(), _masked(self.core.reset_info(idx))
+        return self.core.observe(), masked(self.core.reset_info(idx))
 
     def _seed_list(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
         """Each sub-env's seed of a reset (``seed + i`` for an int), checked."""
@@ -142,7 +143,7 @@ class GreenLLMVectorEnvV2(VectorEnv):
                 info[k][idx] = fresh[k]
             obs[idx] = core.observe(idx)
         self._prev_done = terminated.copy()
-        return obs, reward, terminated, np.zeros(self.num_envs, bool), _masked(info)
+        return obs, reward, terminated, np.zeros(self.num_envs, bool), masked(info)
 
     # ---------------------------------------------------------------------------- for policies
     def scenario(self, i: int) -> Scenario:
@@ -159,28 +160,17 @@ class GreenLLMVectorEnvV2(VectorEnv):
         return self.core.water.copy()
 
 
-def _masked(info: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    out: dict[str, np.ndarray] = {}
+def masked(info: dict[str, Any], mask: Any = None) -> dict[str, Any]:
+    """Gymnasium's vector info: every key beside its ``_key`` mask (all True: the keys are fixed); ``mask`` the
+    one mask array (or tensor) to use for every key, else a new ``np.ones`` per key."""
+    out: dict[str, Any] = {}
     for k, v in info.items():
         out[k] = v
-        out["_" + k] = np.ones(v.shape[0], bool)
+        out["_" + k] = np.ones(v.shape[0], bool) if mask is None else mask
     return out
 
 
 # ------------------------------------------------------------------------------------------- SB3
-_SB3_CLASS = None
-
-
-def __getattr__(name: str) -> Any:
-    """``SB3VecEnvV2`` is built on first access, so importing this module does not import SB3 (and torch)."""
-    global _SB3_CLASS
-    if name == "SB3VecEnvV2":
-        if _SB3_CLASS is None:
-            _SB3_CLASS = _make_sb3_class()
-        return _SB3_CLASS
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def _make_sb3_class() -> type:
     from .sb3_vec import batched_vec_env_base
 
@@ -233,3 +223,7 @@ def _make_sb3_class() -> type:
     SB3VecEnvV2.__module__ = __name__
     SB3VecEnvV2.__qualname__ = "SB3VecEnvV2"
     return SB3VecEnvV2
+
+
+__getattr__ = lazy_class(__name__, "SB3VecEnvV2", _make_sb3_class)
+"""``SB3VecEnvV2`` is built on first access, so importing this module does not import SB3 (and torch)."""

@@ -21,7 +21,7 @@ from .config import EnvConfig
 from .features import BOUND, FeatureLayout
 from .tables import SceneTables
 
-__all__ = ["BatchCore", "INFO_KEYS", "check_finite"]
+__all__ = ["BatchCore", "INFO_KEYS", "check_finite", "step_info", "step_rewards"]
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -42,6 +42,25 @@ _ZERO_INFO = {k: (np.int64(-1) if k == "t" else np.int64(0) if k == "scenario_se
 """The info of an env just reset, before its per-episode values (``t`` = -1: no hour played yet)."""
 _ROW_KEYS = _NUMBER_KEYS + _VIOLATION_KEYS + ("projection_distance", "repair_distance")
 """The info keys held in a row of the core's step buffer, in its column order."""
+
+
+def step_rewards(nums: Any, reward_scale: float, vector: bool, weight_sum: float) -> Any:
+    """Rewards of E envs from their step numbers ``nums`` (E, 9) (`cost.NUMBERS` then the penalty $), numpy or
+    torch alike: ``-reward_scale·(cost_weighted + penalty)`` (E,), or with ``vector`` ``-reward_scale·(energy,
+    carbon, delay + penalty / Σ weights)`` (E, 3)."""
+    if vector:
+        return -reward_scale * (nums[:, 1:4] + (nums[:, 8] / weight_sum)[:, None])
+    return -reward_scale * (nums[:, 0] + nums[:, 8])
+
+
+def step_info(nums: Any, viol: Any, dist: Any, moved: Any) -> dict[str, Any]:
+    """The step part of the info (numpy or torch, columns as views): the numbers and penalty of ``nums``
+    (E, 9), the violations ``viol`` (E, 5) and the distances (E,), under their `INFO_KEYS` names."""
+    info = {key: nums[:, q] for q, key in enumerate(_NUMBER_KEYS)}
+    info.update({key: viol[:, q] for q, key in enumerate(_VIOLATION_KEYS)})
+    info["projection_distance"] = dist
+    info["repair_distance"] = moved
+    return info
 
 
 def check_finite(a: np.ndarray, name: str = "action") -> None:
@@ -197,9 +216,9 @@ class BatchCore:
     def step(self, a: np.ndarray) -> np.ndarray:
         """One step of every env, then its next observation (one compiled call); returns the observations
         (E, D) float32. ``a``: (E, N, J) float32 or float64 actions (`actions`), clipped to [-1, 1] as they are
-        read; NaN/inf raise ``ValueError`` with the state unchanged. Envs past their horizon must have been reset. The step's numbers stay in the
-        core's buffer until the next step: read them with `rewards`, `info` (copies) or `reward_one` /
-        `info_one` (env 0, scalars)."""
+        read; NaN/inf raise ``ValueError`` with the state unchanged. Envs past their horizon must have been
+        reset. The step's numbers stay in the core's buffer until the next step: read them with `rewards`,
+        `info` (copies) or `reward_one` / `info_one` (env 0, scalars)."""
         E, T = self.num_envs, self.T
         obs = np.empty((E, self._D), np.float32)
         cfg = self.config
@@ -231,10 +250,7 @@ class BatchCore:
 
     def rewards(self) -> np.ndarray:
         """(E,) float64 rewards of the last step (``reward="vector"``: (E, 3))."""
-        nums, scale = self._outs[0], self.config.reward_scale
-        if self._vector:
-            return -scale * (nums[:, 1:4] + (nums[:, 8] / self._wsum)[:, None])
-        return -scale * (nums[:, 0] + nums[:, 8])
+        return step_rewards(self._outs[0], self.config.reward_scale, self._vector, self._wsum)
 
     def reward_one(self) -> Any:
         """Env 0's reward of the last step: a float (``reward="vector"``: a float32 (3,) array)."""
@@ -245,14 +261,7 @@ class BatchCore:
 
     def info(self) -> dict[str, np.ndarray]:
         """The info arrays (E,) of the last step (`INFO_KEYS`; copies)."""
-        nums, viol, dist, moved = self._outs
-        info: dict[str, np.ndarray] = {}
-        for q, key in enumerate(_NUMBER_KEYS):
-            info[key] = nums[:, q].copy()
-        for q, key in enumerate(_VIOLATION_KEYS):
-            info[key] = viol[:, q].copy()
-        info["projection_distance"] = dist.copy()
-        info["repair_distance"] = moved.copy()
+        info = {key: column.copy() for key, column in step_info(*self._outs).items()}
         info["t"] = self.t - 1
         info["water_left_l"] = self.water.copy()
         info["water_price"] = self.price_w[self.slot]

@@ -25,8 +25,8 @@ import math
 import numba as nb
 import numpy as np
 
-from ..kernels import (MAP_SOFTMAX, N_NUMBERS, hour_element, layout, load_transposed, map_columns, penalty, scratch,
-                       store_rows)
+from ..kernels import (MAP_SOFTMAX, N_NUMBERS, hour_buffers, hour_element, layout, load_transposed, map_columns,
+                       penalty, scratch, store_rows)
 
 __all__ = ["OVER", "advance", "advance_parallel", "observe", "observe_parallel", "repair"]
 
@@ -111,12 +111,7 @@ def _step_range(e0: int, e1: int, flat, xref, ref_delay, ref_use, ref_fac, pen, 
     N, J = xref.shape[1], xref.shape[2]
     U, S, XT, v1, v2, dd = scratch(J, N)
     xt = np.empty((J, N))
-    use = np.empty((R + 1, J))
-    fac = np.empty(J)
-    grid = np.empty(J)
-    wdc = np.empty(J)
-    delay = np.empty(N)
-    work = np.empty((2, N))
+    use, fac, grid, wdc, delay, work = hour_buffers(R, N, J)
     for e in range(e0, e1):
         if not _load_clipped(a[e], U):
             return e

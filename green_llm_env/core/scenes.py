@@ -16,7 +16,7 @@ import numpy as np
 
 from ..scenario import Scenario
 from .config import EnvConfig
-from .tables import SceneTables, build_tables, tables_from_scenarios
+from .tables import SCENE_FIELDS, SceneTables, build_tables, tables_from_scenarios
 
 __all__ = ["CACHE_SIZE", "ScenarioSource", "TRACE_DAYS"]
 
@@ -176,14 +176,9 @@ class ScenarioSource:
         return tables_from_scenarios(scen, cfg.weights, seeds, cfg.water_price_factor)
 
 
-_BATCH_FIELDS = ("flat", "xref", "ref_slack", "ref_delay", "ref_use", "ref_fac", "pen", "lam", "delta",
-                 "water_budget_l", "water_price", "start_hour", "seed")
-
-
 def _select(tab: SceneTables, q: int) -> SceneTables:
     """Scenario q of a batch as a batch of one (views)."""
-    return SceneTables(T=tab.T, I=tab.I, K=tab.K, J=tab.J, R=tab.R, weights=tab.weights,
-                       **{f: getattr(tab, f)[q:q + 1] for f in _BATCH_FIELDS})
+    return tab.take(slice(q, q + 1))
 
 
 def _stack(parts: list[SceneTables]) -> SceneTables:
@@ -192,4 +187,4 @@ def _stack(parts: list[SceneTables]) -> SceneTables:
         if p.T != p0.T:
             raise ValueError(f"scenarios of one batched step must share T; got {p0.T} and {p.T}")
     return SceneTables(T=p0.T, I=p0.I, K=p0.K, J=p0.J, R=p0.R, weights=p0.weights,
-                       **{f: np.concatenate([getattr(p, f) for p in parts]) for f in _BATCH_FIELDS})
+                       **{f: np.concatenate([getattr(p, f) for p in parts]) for f in SCENE_FIELDS})

@@ -16,7 +16,7 @@ from ..scenario import Scenario
 from .reference import interior_reference
 from .water import WATER_PRICE_FACTOR, price_of_scale, share_cost_rows
 
-__all__ = ["FEASIBILITY_TOL", "SceneTables", "build_tables", "tables_from_scenarios"]
+__all__ = ["FEASIBILITY_TOL", "SCENE_FIELDS", "SceneTables", "build_tables", "tables_from_scenarios"]
 
 FEASIBILITY_TOL = 1e-11
 """Violations up to this fraction of a family's total bound are round-off and are not charged (as v1)."""
@@ -64,6 +64,16 @@ class SceneTables:
 
     def __len__(self) -> int:
         return int(self.flat.shape[0])
+
+    def take(self, index: slice | np.ndarray) -> "SceneTables":
+        """Scenarios ``index`` (a slice: views; an index array: copies, in its order, repeats allowed)."""
+        return SceneTables(T=self.T, I=self.I, K=self.K, J=self.J, R=self.R, weights=self.weights,
+                           **{f: getattr(self, f)[index] for f in SCENE_FIELDS})
+
+
+SCENE_FIELDS = ("flat", "xref", "ref_slack", "ref_delay", "ref_use", "ref_fac", "pen", "lam", "delta",
+                "water_budget_l", "water_price", "start_hour", "seed")
+"""The per-scenario arrays of `SceneTables` (leading axis S)."""
 
 
 def build_tables(flat: np.ndarray, lam: np.ndarray, delta: np.ndarray, water_budget_l: np.ndarray,

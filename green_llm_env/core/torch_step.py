@@ -89,20 +89,12 @@ class TorchTables:
 
     def put(self, slots: torch.Tensor, tables: SceneTables, which: np.ndarray) -> None:
         """Write scenarios ``which`` of ``tables`` into ``slots`` (a host-to-device copy of those rows only)."""
-        src = TorchTables.from_scenes(_pick(tables, which), self.flat.device, self.flat.dtype)
+        src = TorchTables.from_scenes(tables.take(which), self.flat.device, self.flat.dtype)
         T = self.flat.shape[0] // self.budget.shape[0]
         rows = (slots[:, None] * T + torch.arange(T, device=slots.device)).reshape(-1)
         for name in self._TENSORS:
             getattr(self, name)[rows if name in self._HOURLY else slots] = getattr(src, name)
         self.positive = self.positive and src.positive
-
-
-def _pick(tables: SceneTables, which: np.ndarray) -> SceneTables:
-    """Scenarios ``which`` of ``tables`` (in that order, repeats allowed)."""
-    kw = {f: getattr(tables, f)[which] for f in ("flat", "xref", "ref_slack", "ref_delay", "ref_use", "ref_fac",
-                                                  "pen", "lam", "delta", "water_budget_l", "water_price",
-                                                  "start_hour", "seed")}
-    return SceneTables(T=tables.T, I=tables.I, K=tables.K, J=tables.J, R=tables.R, weights=tables.weights, **kw)
 
 
 # --------------------------------------------------------------------------------------------- fields
@@ -266,8 +258,9 @@ def _put(dst: torch.Tensor, value: torch.Tensor, scale: float, lo: float, hi: fl
     dst.copy_(torch.clamp(value / scale, lo, hi) if scale != 1.0 else torch.clamp(value, lo, hi))
 
 
-def _hourly(out: torch.Tensor, tab: TorchTables, rows: torch.Tensor, R: int, layout: FeatureLayout) -> None:
-    """The hourly parts (options, dcs, areas) of hour rows ``rows`` (E,) into ``out`` (E, D)."""
+def _hourly(out: torch.Tensor, tab: TorchTables, slot: torch.Tensor, rows: torch.Tensor, R: int,
+            layout: FeatureLayout) -> None:
+    """The hourly parts (options, dcs, areas) of hour rows ``rows`` (E,) of slots ``slot`` into ``out`` (E, D)."""
     N, J = tab.xref.shape[1], tab.xref.shape[2]
     E = rows.shape[0]
     f = _fields(tab.flat[rows], R, N, J)
@@ -280,7 +273,9 @@ def _hourly(out: torch.Tensor, tab: TorchTables, rows: torch.Tensor, R: int, lay
     pj = f["pue"][:, None, :]
     it = f["QT"][:, 0, :, None]
     a_n = (f["sd"] * f["rho"] * i_opt[R + 3])[:, :, None]
-    f_kw, f_w, f_c = pj * i_opt[R + 1], pj * f["wlpk"][:, None, :] * i_opt[R + 2], pj * f["gp"][:, None, :] * i_opt[R + 3]
+    f_kw = pj * i_opt[R + 1]  # per-DC factors of the option features (E, 1, J), scales folded in
+    f_w = pj * f["wlpk"][:, None, :] * i_opt[R + 2]
+    f_c = pj * f["gp"][:, None, :] * i_opt[R + 3]
     if tab.positive:  # every cap > 0 (no 0·inf to guard against): the (E, N, J) products in float32, written in place
         f32 = torch.float32
         dl32, it32 = dl.to(f32), it.to(f32)
@@ -306,8 +301,7 @@ def _hourly(out: torch.Tensor, tab: TorchTables, rows: torch.Tensor, R: int, lay
 
     p = parts["dcs"]
     dcs = out[:, p.start:p.start + p.size].view(E, J, R + 8)
-    slots = torch.div(rows, tab.flat.shape[0] // tab.budget.shape[0], rounding_mode="floor")
-    for q, v in enumerate((f["price"], f["theta"], tab.delta[slots], f["gp"], f["ren"], f["cap"], f["pue"],
+    for q, v in enumerate((f["price"], f["theta"], tab.delta[slot], f["gp"], f["ren"], f["cap"], f["pue"],
                            f["wlpk"])):
         _put(dcs[..., q], v, p.scales[q], -BOUND, BOUND)
     need = f["QT"][:, 1:].sum(dim=-1)[:, :, None]  # (E, R, 1)
@@ -336,7 +330,7 @@ def observe(tab: TorchTables, slot: torch.Tensor, t: torch.Tensor, left: torch.T
     if hour is not None and hour >= T:
         out[:, :g].zero_()
     else:
-        _hourly(out, tab, slot * T + (torch.clamp(t, max=T - 1) if hour is None else hour), R, layout)
+        _hourly(out, tab, slot, slot * T + (torch.clamp(t, max=T - 1) if hour is None else hour), R, layout)
         if hour is None:
             out[:, :g].masked_fill_((t >= T)[:, None], 0.0)
 
