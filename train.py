@@ -37,8 +37,9 @@ Agent-side settings (YAML keys, see ``agents.policy``; in the YAML files as Zoo 
 ``callback`` entries): ``obs_features: dc`` appends per-DC water
 intensity, PUE and capacity headroom (which GreenLLM-v0's observation leaves out) to the observation;
 ``pretrain: oracle_price`` (GreenLLM-hybrid-v1) clones the oracle's water price on training scenarios before RL,
-``pretrain: oracle_plan`` (GreenLLM-v1, with ``policy: EquivariantPolicy``, `agents.equivariant`) the oracle's
-hourly allocation (`agents.imitation`; the cloned model is kept as ``rl_model_0_steps.zip``);
+``pretrain: oracle_plan`` (GreenLLM-v2 and GreenLLM-v1, with ``policy: EquivariantPolicy``, `agents.equivariant`)
+the oracle's hourly allocation (`agents.imitation`, on GreenLLM-v2 played on the batched env; the cloned model is
+kept as ``rl_model_0_steps.zip``);
 ``shield: water`` applies the baselines' water guard to every allocation (the water budget binds and each
 litre over it costs about $1000); ``residual: <policy>`` makes the action a correction to a baselines policy
 (dummy/subproc envs only). The GreenLLM-v0 entries of all hyperparams/*.yml use ``obs_features: dc`` and

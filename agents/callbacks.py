@@ -221,6 +221,31 @@ class StopTrainingOnSignal(BaseCallback):
         return self.guard.signum is None
 
 
+class StopAfterMinutes(BaseCallback):
+    """Returns False from ``on_step`` once ``minutes`` of wall time have passed since learning started
+    (``train.py --max-minutes``: a time budget, as in "5M env steps or 15 minutes, whichever comes first")."""
+
+    def __init__(self, minutes: float):
+        super().__init__(0)
+        if not minutes > 0:
+            raise ValueError(f"--max-minutes must be > 0; got {minutes!r}")
+        self.seconds = 60.0 * float(minutes)
+        self.deadline: float | None = None
+        self.stopped = False
+
+    def _on_training_start(self) -> None:
+        self.deadline = time.perf_counter() + self.seconds
+
+    def _on_step(self) -> bool:
+        if self.deadline is not None and time.perf_counter() >= self.deadline:
+            if not self.stopped:
+                print(f"\n[train] time budget of {self.seconds / 60:g} min reached at {self.num_timesteps} steps: "
+                      "stopping and saving", flush=True)
+            self.stopped = True
+            return False
+        return True
+
+
 def make_checkpoint_callback(layout: RunLayout, every_steps: int, n_envs: int,
                              save_replay_buffer: bool = False) -> CheckpointCallback:
     """SB3 ``CheckpointCallback`` saving ``rl_model_<steps>_steps.zip`` + VecNormalize statistics (and the

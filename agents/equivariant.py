@@ -1,4 +1,11 @@
-"""A permutation-equivariant actor-critic for GreenLLM-v1: a learned allocation policy with no solver inside.
+"""A permutation-equivariant actor-critic for GreenLLM-v1 and GreenLLM-v2: a learned allocation policy with no
+solver inside.
+
+On GreenLLM-v2 (``obs="v2"``, `policy_kwargs_of` fills it from the env) the network reads v2's named observation
+(`green_llm_env.core.features.FeatureLayout`) by part and feature name, prices water below the scenario's water
+price μ_w and couples the hour's water with its share of the water left (`AllocationNet`); the module shapes are
+v1's, and v1's saved agents load and act as before (their constructor parameters carry none of the new kwargs).
+The description below is v1's; v2 differs where `AllocationNet`'s docstring says.
 
 `EquivariantPolicy` (SB3 ``ActorCriticPolicy``; ``policy: EquivariantPolicy`` in hyperparams/ppo.yml once this
 module is imported, which ``train.py`` does) reads GreenLLM-v1's flat observation through its layout
@@ -37,9 +44,15 @@ from stable_baselines3 import A2C, PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 from torch import nn
 
-from green_llm_env.observation_v1 import V1Layout
+from green_llm_env.core.features import FeatureLayout
+from green_llm_env.core.water import WATER_PRICE_FACTOR
+from green_llm_env.observation_v1 import V1Layout, dc_features as v1_dc_features, option_features as v1_option_features
 
-__all__ = ["AllocationNet", "EquivariantPolicy", "layout_of", "resize_policy"]
+__all__ = ["AllocationNet", "EquivariantPolicy", "OBS_KINDS", "layout_of", "obs_kind_of", "policy_kwargs_of",
+           "resize_policy"]
+
+OBS_KINDS = ("v1", "v2")
+"""Observations the network reads: GreenLLM-v1's (`V1Layout`) or GreenLLM-v2's named table (`FeatureLayout`)."""
 
 _EPS = 1e-6
 CAPACITY_MARGIN = 1e-3
@@ -49,16 +62,32 @@ CAPACITY_PASSES = 4
 """Rescaling passes of the output layer (`AllocationNet._within_capacity`)."""
 
 
-def layout_of(env: Any) -> tuple[int, int, int, int, int]:
-    """(I, K, J, R, H) of a GreenLLM-v1 env (any wrapper or vector env of one)."""
+def _env_layout(env: Any) -> Any:
     base = env
     if hasattr(base, "get_attr"):  # a VecEnv
         lay = base.get_attr("layout")[0]
     else:
         lay = getattr(getattr(base, "unwrapped", base), "layout")
-    if not isinstance(lay, V1Layout):
-        raise ValueError(f"EquivariantPolicy needs GreenLLM-v1's observation; the env's layout is {type(lay).__name__}")
+    if not isinstance(lay, (V1Layout, FeatureLayout)):
+        raise ValueError("EquivariantPolicy needs GreenLLM-v1's or GreenLLM-v2's observation; the env's layout is "
+                         f"{type(lay).__name__}")
+    return lay
+
+
+def layout_of(env: Any) -> tuple[int, int, int, int, int]:
+    """(I, K, J, R, H) of a GreenLLM-v1 or GreenLLM-v2 env (any wrapper or vector env of one)."""
+    lay = _env_layout(env)
     return (lay.I, lay.K, lay.J, lay.R, lay.forecast_hours)
+
+
+def obs_kind_of(env: Any) -> str:
+    """``"v2"`` for GreenLLM-v2's named observation (`FeatureLayout`), ``"v1"`` for GreenLLM-v1's."""
+    return "v2" if isinstance(_env_layout(env), FeatureLayout) else "v1"
+
+
+def policy_kwargs_of(env: Any) -> dict[str, Any]:
+    """The policy kwargs an env fixes: ``layout`` and ``obs`` (what ``train.py`` fills in)."""
+    return {"layout": layout_of(env), "obs": obs_kind_of(env)}
 
 
 def _squash(x: th.Tensor) -> th.Tensor:
@@ -78,18 +107,43 @@ class AllocationNet(nn.Module):
     μ_jr >= 0 (resources) from DC j's token, κ_n >= 0 (delay cap) and the temperature τ_n from (i, k)'s token.
     Each coupling round recomputes the loads of the current shares and corrects every price from them.
 
+    On GreenLLM-v2's observation (``obs="v2"``, read by feature name through `FeatureLayout`) the water is a
+    price, not a cap: λ = μ_w·sigmoid(·) is bounded by the scenario's water price μ_w (``globals.water_price``,
+    what a litre beyond the budget costs, so no dual exceeds it), the water load of the coupling rounds is the
+    hour's water valued at μ_w relative to its weighted cost, and the globals enter as water left, squashed
+    water over the budget and pace, the water price relative to the hour's costs, hour of day and time left.
+    The same module shapes as on v1 (the 7 globals, one water load), so the code of both is one.
+
     Args:
         layout: (I, K, J, R, H) of the observation it reads (`layout_of`); `set_layout` changes it later.
         hidden: width d of the token embeddings and MLPs.
         rounds: coupling rounds (>= 1).
+        obs: ``"v1"`` (GreenLLM-v1's `V1Layout`) or ``"v2"`` (GreenLLM-v2's `FeatureLayout`).
+        capacity_margin: relative margin the output layer keeps below each DC's capacity; None: no output
+            layer (the shares are the softmax alone).
+        capacity_passes: rescaling passes of the output layer.
+        detach_critic: the critic reads the token embeddings without back-propagating into them (the value loss
+            then cannot move the actor's prices, e.g. those a warm start cloned).
+        value_gain: None, or g > 0: the value latent is multiplied by ``g·C_h·time_left`` (C_h = Σ_n min_j
+            cost_usd, the hour's least cost, $; time_left the fraction of the day left): a per-scenario scale of
+            the return to come, so that the critic's linear head only learns a ratio, and learns it g times
+            faster (SB3 gives the actor and the critic one learning rate, which a warm-started actor needs small).
     """
 
-    def __init__(self, layout: Sequence[int], hidden: int = 64, rounds: int = 2) -> None:
+    def __init__(self, layout: Sequence[int], hidden: int = 64, rounds: int = 2, obs: str = "v1",
+                 capacity_margin: float | None = CAPACITY_MARGIN, capacity_passes: int = CAPACITY_PASSES,
+                 detach_critic: bool = False, value_gain: float | None = None) -> None:
         super().__init__()
         I, K, J, R, H = (int(v) for v in layout)
         if rounds < 1:
             raise ValueError(f"rounds must be >= 1; got {rounds}")
-        self.R, self.H, self.hidden, self.rounds = R, H, int(hidden), int(rounds)
+        if obs not in OBS_KINDS:
+            raise ValueError(f"obs must be one of {OBS_KINDS}; got {obs!r}")
+        self.R, self.H, self.hidden, self.rounds, self.obs = R, H, int(hidden), int(rounds), obs
+        self.capacity_margin = None if capacity_margin is None else float(capacity_margin)
+        self.capacity_passes = int(capacity_passes)
+        self.detach_critic = bool(detach_critic)
+        self.value_gain = None if value_gain is None else float(value_gain)
         self.set_layout(layout)
         d, F = self.hidden, R + 4
         n_dc, n_area = (R + 8 + 4 * H) + 2 * F, (3 + H) + 2 * F
@@ -109,7 +163,8 @@ class AllocationNet(nn.Module):
             for head in (self.dc_head, self.area_head, self.glob_head):
                 head.weight.mul_(0.1)
                 head.bias.zero_()
-            self.glob_head.bias.fill_(np.log(0.05))
+            # v1: λ = exp(·) from 0.05; v2: λ = μ_w·sigmoid(·) from 0.2 μ_w (the budget's dual, at most 0.5 μ_w)
+            self.glob_head.bias.fill_(np.log(0.05) if obs == "v1" else np.log(0.25))
             self.area_head.bias[1] = np.log(0.05)
 
     def set_layout(self, layout: Sequence[int]) -> None:
@@ -117,64 +172,121 @@ class AllocationNet(nn.Module):
         I, K, J, R, H = (int(v) for v in layout)
         if (R, H) != (self.R, self.H):
             raise ValueError(f"layout {tuple(layout)}: R and H must stay ({self.R}, {self.H}); the weights depend on them")
-        self.layout = V1Layout(I, K, J, R, H)
-        self.N, self.J = I * K, J
+        N = I * K
+        if self.obs == "v1":
+            self.layout = V1Layout(I, K, J, R, H)
+            opt_names, dc_names = v1_option_features(R), v1_dc_features(R)
+            self._spans = {k: (sl.start, sl.stop) for k, sl in self.layout.slices.items()}
+            self._scales = {"facility_kw": 10.0, "water_l": 10.0, "renewable": 100.0, "grid_cap": 5000.0}
+        else:
+            self.layout = FeatureLayout(I, K, J, R, H)
+            parts = self.layout.parts
+            opt_names, dc_names = parts["options"].features, parts["dcs"].features
+            self._spans = {k: (p.start, p.start + p.size) for k, p in parts.items()}
+            self._scales = {f: parts["options"].scales[opt_names.index(f)] for f in ("facility_kw", "water_l")}
+            self._scales.update({f: parts["dcs"].scales[dc_names.index(f)] for f in ("renewable", "grid_cap")})
+            self._glob = {f: q for q, f in enumerate(parts["globals"].features)}
+        self._opt = {f: q for q, f in enumerate(opt_names)}
+        self._dc = {f: q for q, f in enumerate(dc_names)}
+        self._res = [self._opt[f"resource_rel_{r}"] for r in range(R)]
+        if self._res != list(range(self._res[0], self._res[0] + R)):
+            raise ValueError("the resource features of an option must be contiguous")
+        self.N, self.J = N, J
         self.latent_dim_pi = self.N * J
 
     # ------------------------------------------------------------------ pieces
+    def _part(self, obs: th.Tensor, name: str) -> th.Tensor:
+        a, b = self._spans[name]
+        return obs[:, a:b]
+
     def _parts(self, obs: th.Tensor) -> dict[str, th.Tensor]:
         B, N, J, H = obs.shape[0], self.N, self.J, self.H
-        s = self.layout.slices
-        opt = obs[:, s["options"]].reshape(B, N, J, -1)
-        dcs = obs[:, s["dcs"]].reshape(B, J, -1)
-        areas = obs[:, s["areas"]].reshape(B, N, 3)
-        glob = obs[:, s["globals"]]
+        opt = self._part(obs, "options").reshape(B, N, J, -1)
+        dcs = self._part(obs, "dcs").reshape(B, J, -1)
+        areas = self._part(obs, "areas").reshape(B, N, 3)
+        glob = self._part(obs, "globals")
+        raw = {"options": opt, "dcs": dcs, "areas": areas, "globals": glob}
+        if self.obs == "v2":
+            raw["globals"], raw["water_price"], raw["allowance_usd"] = self._v2_globals(opt, glob)
         if H > 0:
-            fc = [obs[:, s[k]].reshape(B, H, J).transpose(1, 2)
+            fc = [self._part(obs, k).reshape(B, H, J).transpose(1, 2)
                   for k in ("forecast_price", "forecast_renewable", "forecast_carbon", "forecast_water")]
-            dcs = th.cat([dcs] + fc, dim=-1)
-            areas = th.cat([areas, obs[:, s["forecast_demand"]].reshape(B, H, N).transpose(1, 2)], dim=-1)
-        return {"options": opt, "dcs": dcs, "areas": areas, "globals": glob}
+            raw["dcs"] = th.cat([dcs] + fc, dim=-1)
+            raw["areas"] = th.cat([areas, self._part(obs, "forecast_demand").reshape(B, H, N).transpose(1, 2)], dim=-1)
+        return raw
+
+    def _v2_globals(self, opt: th.Tensor, glob: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """GreenLLM-v2's globals as the network reads them (B, 7; O(1)), μ_w ($ per observed water unit, (B,)) and
+        the hour's allowance of the water left valued at μ_w ($, (B,))."""
+        g = self._glob
+        price = glob[:, g["water_price"]].clamp_min(0.0) * self._scales["water_l"]  # $ per option water unit
+        water = opt[..., self._opt["water_l"]].mean(-1).sum(-1)  # (B,) the hour's water at an even split
+        cost = opt[..., self._opt["cost_usd"]].mean(-1).sum(-1).abs().clamp_min(_EPS)
+        rel_price = _squash(price * water / cost)  # the hour's water valued at μ_w, over its cost
+        out = th.stack([glob[:, g["water_left"]], _squash(glob[:, g["water_over"]]), _squash(glob[:, g["water_pace"]]),
+                        rel_price, glob[:, g["hour_sin"]], glob[:, g["hour_cos"]], glob[:, g["time_left"]]], -1)
+        # the hour's share of the water left, valued at μ_w ($): μ_w·Z = WATER_PRICE_FACTOR·Σ_t C_t (`core.water`),
+        # with C_t = Σ_n min_j cost_usd, estimated by this hour's C_h for every hour: μ_w·Z·left / hours left
+        # = WATER_PRICE_FACTOR·C_h·water_left / time_left
+        c_h = opt[..., self._opt["cost_usd"]].amin(-1).sum(-1).abs()
+        allowance = (WATER_PRICE_FACTOR * c_h * glob[:, g["water_left"]].clamp_min(0.0)
+                     / glob[:, g["time_left"]].clamp_min(1e-3)).clamp_min(1e-3 * cost)
+        return out, price, allowance
 
     def _loads(self, p: th.Tensor, raw: dict[str, th.Tensor]) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """Loads of shares ``p`` (B, N, J) in the env's units: per DC (B, J, R + 2) resource use over capacity
         and facility power over renewables and over renewables + grid cap; per (i, k) (B, N, 1) average
-        delay over its cap; the hour's water over the guard's cap (B, 1)."""
+        delay over its cap; the hour's water (B, 1): v1 over the guard's cap, v2 valued at the water price over
+        the hour's weighted cost."""
         opt, dcs, glob = raw["options"], raw["dcs"], raw["globals"]
-        R = self.R
-        res = th.einsum("bnj,bnjr->bjr", p, opt[..., 1:1 + R])
-        fac_kw = (p * opt[..., R + 1]).sum(1) * 10.0
-        ren_kw, cap_kw = dcs[..., 4] * 100.0, dcs[..., 5] * 5000.0
+        R, o, sc = self.R, self._opt, self._scales
+        r0 = self._res[0]
+        res = th.einsum("bnj,bnjr->bjr", p, opt[..., r0:r0 + R])
+        fac_kw = (p * opt[..., o["facility_kw"]]).sum(1) * sc["facility_kw"]
+        ren_kw = dcs[..., self._dc["renewable"]] * sc["renewable"]
+        cap_kw = dcs[..., self._dc["grid_cap"]] * sc["grid_cap"]
         dc = th.cat([res, (fac_kw / (ren_kw + 1.0))[..., None], (fac_kw / (ren_kw + cap_kw + 1.0))[..., None]], -1)
-        water_l = (p * opt[..., R + 2]).sum((1, 2)) * 10.0
-        cap_l = glob[:, 2] * 10.0 * glob[:, 3] * 100.0  # (cap / least / 10)·10 · (least / 100)·100
-        water = (water_l / (cap_l.clamp_min(0.0) + 1.0))[:, None]
-        delay = (p * opt[..., 0]).sum(-1, keepdim=True)
+        if self.obs == "v1":
+            water_l = (p * opt[..., o["water_l"]]).sum((1, 2)) * 10.0
+            cap_l = glob[:, 2] * 10.0 * glob[:, 3] * 100.0  # (cap / least / 10)·10 · (least / 100)·100
+            water = (water_l / (cap_l.clamp_min(0.0) + 1.0))[:, None]
+        else:  # the hour's water over its share of the water left (`_allowance_usd`: valued at μ_w, in $)
+            usd = (p * opt[..., o["water_l"]]).sum((1, 2)) * raw["water_price"]
+            water = (usd / raw["allowance_usd"])[:, None]
+        delay = (p * opt[..., o["delay_rel"]]).sum(-1, keepdim=True)
         return _squash(dc), _squash(delay), _squash(water)
 
     def _scores(self, raw: dict[str, th.Tensor], dc_h: th.Tensor, area_h: th.Tensor, glob_h: th.Tensor) -> th.Tensor:
-        opt, R = raw["options"], self.R
+        opt, R, o = raw["options"], self.R, self._opt
+        r0 = self._res[0]
         dc_out, area_out = self.dc_head(dc_h), self.area_head(area_h)  # (B, J, R + 1), (B, N, 2)
         nu, mu = dc_out[..., 0], nn.functional.softplus(dc_out[..., 1:])
         kappa, tau = nn.functional.softplus(area_out[..., 0]), th.exp(area_out[..., 1].clamp(-12.0, 4.0))
-        lam = th.exp(self.glob_head(glob_h).clamp(-15.0, 5.0))  # (B, 1)
-        cost = opt[..., R + 3]
+        if self.obs == "v1":
+            lam = th.exp(self.glob_head(glob_h).clamp(-15.0, 5.0))  # (B, 1)
+        else:  # at most the water price: no litre is worth more than what a litre beyond the budget costs
+            lam = raw["water_price"][:, None] * th.sigmoid(self.glob_head(glob_h))
+        cost = opt[..., o["cost_usd"]]
         scale = cost.abs().mean(-1, keepdim=True).clamp_min(_EPS)  # (B, N, 1): $ at stake in the row
-        reduced = (cost + lam[:, :, None] * opt[..., R + 2] + nu[:, None] * opt[..., R + 1]
-                   + th.einsum("bjr,bnjr->bnj", mu, opt[..., 1:1 + R]) + kappa[..., None] * opt[..., 0])
+        reduced = (cost + lam[:, :, None] * opt[..., o["water_l"]] + nu[:, None] * opt[..., o["facility_kw"]]
+                   + th.einsum("bjr,bnjr->bnj", mu, opt[..., r0:r0 + R]) + kappa[..., None] * opt[..., o["delay_rel"]])
         return -reduced / (scale * tau[..., None])
 
     def _within_capacity(self, p: th.Tensor, raw: dict[str, th.Tensor]) -> th.Tensor:
         """The output layer: shares (B, N, J) kept within each DC's capacity (every resource, and facility power
-        within renewables + grid cap) by `CAPACITY_PASSES` closed-form passes: a DC over ``1 - CAPACITY_MARGIN``
+        within renewables + grid cap) by `CAPACITY_PASSES` closed-form passes: a DC over ``1 - capacity_margin``
         of a limit has its column scaled down to it, and what its rows lose goes to their DCs with room, in
         proportion to their shares. No solver; differentiable; shares that fit pass unchanged."""
-        opt, dcs, R = raw["options"], raw["dcs"], self.R
-        use_rel = opt[..., 1:1 + R]
-        kw = opt[..., R + 1] * 10.0
-        supply_kw = (dcs[..., 4] * 100.0 + dcs[..., 5] * 5000.0).clamp_min(_EPS)  # (B, J)
-        limit = 1.0 - CAPACITY_MARGIN
-        for _ in range(CAPACITY_PASSES):
+        if self.capacity_margin is None:
+            return p
+        opt, dcs, R, sc = raw["options"], raw["dcs"], self.R, self._scales
+        r0 = self._res[0]
+        use_rel = opt[..., r0:r0 + R]
+        kw = opt[..., self._opt["facility_kw"]] * sc["facility_kw"]
+        supply_kw = (dcs[..., self._dc["renewable"]] * sc["renewable"]
+                     + dcs[..., self._dc["grid_cap"]] * sc["grid_cap"]).clamp_min(_EPS)  # (B, J)
+        limit = 1.0 - self.capacity_margin
+        for _ in range(self.capacity_passes):
             load = th.maximum(th.einsum("bnj,bnjr->bjr", p, use_rel).amax(-1), (p * kw).sum(1) / supply_kw)
             over = load > limit
             if not bool(over.any()):
@@ -206,46 +318,68 @@ class AllocationNet(nn.Module):
                                             water[:, None].expand(B, N, 1)], -1))
             glob_h = glob_h + glob_u(th.cat([glob_h, dc_h.mean(1), area_h.mean(1), water], -1))
             score = self._scores(raw, dc_h, area_h, glob_h)
-        return raw, score, th.cat([glob_h, dc_h.mean(1), area_h.mean(1), glob], -1)
+        critic_in = th.cat([glob_h, dc_h.mean(1), area_h.mean(1), glob], -1)
+        return raw, score, critic_in.detach() if self.detach_critic else critic_in
 
     def _shares(self, raw: dict[str, th.Tensor], score: th.Tensor) -> th.Tensor:
         return self._within_capacity(th.softmax(score, -1), raw).reshape(score.shape[0], self.N * self.J)
 
+    def _value_latent(self, raw: dict[str, th.Tensor], critic_in: th.Tensor) -> th.Tensor:
+        latent = self.critic(critic_in)
+        if self.value_gain is None:
+            return latent
+        c_h = raw["options"][..., self._opt["cost_usd"]].amin(-1).sum(-1).abs()  # (B,) the hour's least cost, $
+        left = raw["globals"][:, -1] if self.obs == "v2" else raw["globals"][:, 6]  # time_left
+        return latent * (self.value_gain * c_h * left).detach()[:, None]
+
     def forward(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor]:
         raw, score, critic_in = self.scores(obs)
-        return self._shares(raw, score), self.critic(critic_in)
+        return self._shares(raw, score), self._value_latent(raw, critic_in)
 
     def forward_actor(self, obs: th.Tensor) -> th.Tensor:
         raw, score, _ = self.scores(obs)
         return self._shares(raw, score)
 
     def forward_critic(self, obs: th.Tensor) -> th.Tensor:
-        return self.critic(self.scores(obs)[2])
+        raw, _, critic_in = self.scores(obs)
+        return self._value_latent(raw, critic_in)
 
     def stakes(self, raw: dict[str, th.Tensor]) -> th.Tensor:
         """(B, N) weight of each (i, k) (``raw``: `scores`' parts): its mean weighted cost over DCs ($),
         normalised to mean 1 per row."""
-        c = raw["options"][..., self.R + 3].abs().mean(-1)
+        c = raw["options"][..., self._opt["cost_usd"]].abs().mean(-1)
         return c / c.mean(-1, keepdim=True).clamp_min(_EPS)
 
 
 class EquivariantPolicy(ActorCriticPolicy):
     """SB3 actor-critic over `AllocationNet` (see the module docstring).
 
-    Policy kwargs: ``layout`` (I, K, J, R, H) of the env's observation (``train.py`` fills it from the env),
-    ``hidden`` (64), ``rounds`` (2), ``log_std_init`` (one shared value). Needs GreenLLM-v1 with
+    Policy kwargs: ``layout`` (I, K, J, R, H) of the env's observation and ``obs`` (``"v1"`` or ``"v2"``: which
+    env's observation; ``train.py`` fills both from the env, `policy_kwargs_of`), ``hidden`` (64), ``rounds`` (2),
+    ``capacity_margin`` (the output layer's margin below capacity, None: no output layer), ``capacity_passes``
+    (its rescaling passes), ``detach_critic`` (the value loss leaves the shared embeddings alone), ``value_gain``
+    (the value latent scaled per scenario, `AllocationNet`), ``log_std_init`` (one shared value). Needs
     ``action_mode="project"`` (the default): the action is the allocation itself.
     """
 
     def __init__(self, observation_space: Any, action_space: Any, lr_schedule: Any,
                  layout: Sequence[int] | None = None, hidden: int = 64, rounds: int = 2, load_weight: float = 1.0,
+                 obs: str = "v1", capacity_margin: float | None = CAPACITY_MARGIN,
+                 capacity_passes: int = CAPACITY_PASSES, detach_critic: bool = False, value_gain: float | None = None,
                  **kwargs: Any) -> None:
         if layout is None:
             raise ValueError("EquivariantPolicy needs layout=(I, K, J, R, H) in policy_kwargs (train.py fills it "
                              "from the env: agents.equivariant.layout_of)")
+        if obs not in OBS_KINDS:
+            raise ValueError(f"EquivariantPolicy obs must be one of {OBS_KINDS}; got {obs!r}")
         self.alloc_layout = tuple(int(v) for v in layout)
         self.hidden, self.rounds, self.load_weight = int(hidden), int(rounds), float(load_weight)
-        want = V1Layout(*self.alloc_layout).size
+        self.obs_kind = obs
+        self.capacity_margin = None if capacity_margin is None else float(capacity_margin)
+        self.capacity_passes = int(capacity_passes)
+        self.detach_critic = bool(detach_critic)
+        self.value_gain = None if value_gain is None else float(value_gain)
+        want = (V1Layout if obs == "v1" else FeatureLayout)(*self.alloc_layout).size
         if observation_space.shape != (want,):
             raise ValueError(f"EquivariantPolicy layout={self.alloc_layout} reads observations of shape ({want},); "
                              f"the env's are {observation_space.shape}")
@@ -253,7 +387,9 @@ class EquivariantPolicy(ActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = AllocationNet(self.alloc_layout, self.hidden, self.rounds)
+        self.mlp_extractor = AllocationNet(self.alloc_layout, self.hidden, self.rounds, self.obs_kind,
+                                           self.capacity_margin, self.capacity_passes, self.detach_critic,
+                                           self.value_gain)
 
     def _build(self, lr_schedule: Any) -> None:
         super()._build(lr_schedule)
@@ -264,6 +400,10 @@ class EquivariantPolicy(ActorCriticPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data.update(layout=self.alloc_layout, hidden=self.hidden, rounds=self.rounds, load_weight=self.load_weight)
+        if (self.obs_kind, self.capacity_margin, self.capacity_passes, self.detach_critic, self.value_gain) != (
+                "v1", CAPACITY_MARGIN, CAPACITY_PASSES, False, None):  # v1's saved agents keep their parameters
+            data.update(obs=self.obs_kind, capacity_margin=self.capacity_margin, capacity_passes=self.capacity_passes,
+                        detach_critic=self.detach_critic, value_gain=self.value_gain)
         return data
 
     def imitation_loss(self, obs: th.Tensor, actions: th.Tensor) -> th.Tensor:

@@ -18,7 +18,9 @@
 Experts (`EXPERTS`): ``oracle_price`` for ``GreenLLM-hybrid-v1``: the constant hourly water price that
 reproduces the oracle, the full-horizon LP's water dual (``baselines.solve(...).water_dual``), which a
 scenario's training seeds reveal and its test seeds never do; ``oracle_plan`` for an allocation policy on
-``GreenLLM-v1`` (`agents.equivariant`): the oracle's allocation of each hour. The loss is the mean squared
+``GreenLLM-v1`` or ``GreenLLM-v2`` (`agents.equivariant`): the oracle's allocation of each hour (on v2, v2's
+oracle with the water price, played `V2_BATCH` scenarios at a time on the batched env by `v2_rollouts`, DAgger
+states labelled by the oracle of the hours left, one LP per state). The loss is the mean squared
 error of the action mean, or the policy's own ``imitation_loss`` where it has one (`agents.equivariant`'s
 cross-entropy of the shares). The `imitation` library's BC would be the
 natural tool, but its release pins gymnasium 0.29 and SB3 2.2 (this project runs gymnasium 1.x), so the
@@ -37,8 +39,8 @@ from .settings import (WARM_START_CALLBACK, WARM_START_EXPERT, WARM_START_KEYS, 
                        read_agent_settings)
 
 __all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "WarmStartInterrupted",
-           "OraclePriceExpert", "behaviour_clone", "expert_rollouts", "FrozenRunningMeanStd", "freeze_obs_stats",
-           "learner_rollouts", "pretrain"]
+           "OraclePlanExpert", "OraclePriceExpert", "V2_BATCH", "behaviour_clone", "expert_rollouts",
+           "FrozenRunningMeanStd", "freeze_obs_stats", "learner_rollouts", "pretrain", "v2_rollouts"]
 
 DAGGER_ROUND = 100
 """Episodes of one DAgger round (the policy is fitted again after each)."""
@@ -47,10 +49,20 @@ PRETRAIN_SEED0 = 10_000
 """First scenario seed of the imitation data (the training seeds; never the validation or test seeds)."""
 
 
+def _v2_price(base: Any) -> float | None:
+    """GreenLLM-v2's $/L beyond the water budget (``base.water_price``; the hybrid-v2 env forwards it), None on
+    v1 (a hard budget)."""
+    price = getattr(base, "water_price", None)
+    return None if price is None else float(price)
+
+
 class OraclePriceExpert:
-    """The hybrid agent's expert (``GreenLLM-hybrid-v1``): on its own trajectory, the oracle's water dual as the
-    price of every hour (`act`); in any state (`label`), the water dual of the LP over the hours left with the
-    water left as budget, the price the oracle would now choose (equal to the first on the expert's path)."""
+    """The hybrid agents' expert (``GreenLLM-hybrid-v1`` and ``GreenLLM-hybrid-v2``): on its own trajectory, the
+    oracle's water dual as the price of every hour (`act`); in any state (`label`), the water dual of the LP over
+    the hours left with the water left as budget, the price the oracle would now choose (equal to the first on
+    the expert's path). On v2 (an env with ``water_price``, μ_w) both LPs are v2's oracle's: litres beyond the
+    budget cost μ_w (``baselines.solve(..., water_price=μ_w)``), so the dual is at most μ_w and the LP of the
+    hours left is feasible even with the budget spent."""
 
     name = "oracle_price"
 
@@ -61,7 +73,7 @@ class OraclePriceExpert:
         from baselines import solve
 
         base = env.unwrapped
-        self.action = self._action(env, solve(base.scenario, base.weights).water_dual)
+        self.action = self._action(env, solve(base.scenario, base.weights, water_price=_v2_price(base)).water_dual)
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return self.action
@@ -72,19 +84,21 @@ class OraclePriceExpert:
         from baselines.mpc import window
 
         base = env.unwrapped
-        left = float(base.water_left_l)
+        price = _v2_price(base)
+        left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 0.0)
         try:
-            dual = solve(window(base.scenario, base.t, base.horizon, left), base.weights).water_dual
+            dual = solve(window(base.scenario, base.t, base.horizon, left), base.weights, water_price=price).water_dual
         except (InfeasibleScenarioError, ValueError):  # less water than the hours left need: price it high
             return np.ones(1, np.float32)
         return self._action(env, dual)
 
 
 class OraclePlanExpert:
-    """The allocation policy's expert (GreenLLM-v1): on its own trajectory, the oracle's plan hour by hour
-    (`act`, ``baselines.solve(...).plan[t]``, which the v1 guard passes unchanged); in any state (`label`), the
-    first hour of the oracle's plan over the hours left with the water left as budget (what the oracle would
-    now do; equal to `act` on the expert's path)."""
+    """The allocation policy's expert (GreenLLM-v1 and GreenLLM-v2): on its own trajectory, the oracle's plan hour
+    by hour (`act`, ``baselines.solve(...).plan[t]``, which the v1 guard and the v2 repair pass unchanged; on v2
+    the oracle of v2's objective, ``water_price=`` the episode's price); in any state (`label`), the first hour of
+    the oracle's plan over the hours left with the water left as budget (what the oracle would now do; equal to
+    `act` on the expert's path). On GreenLLM-v2 `pretrain` plays it on the batched env (`v2_rollouts`)."""
 
     name = "oracle_plan"
 
@@ -92,7 +106,7 @@ class OraclePlanExpert:
         from baselines import solve
 
         base = env.unwrapped
-        self.plan = solve(base.scenario, base.weights).plan
+        self.plan = solve(base.scenario, base.weights, water_price=_water_price(base)).plan
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return np.asarray(self.plan[int(env.unwrapped.t)], np.float32).reshape(-1)
@@ -103,13 +117,105 @@ class OraclePlanExpert:
         from baselines.mpc import window
 
         base = env.unwrapped
+        price = _water_price(base)
         try:
-            plan = solve(window(base.scenario, base.t, base.horizon, float(base.water_left_l)), base.weights).plan
-        except (InfeasibleScenarioError, ValueError):  # less water than the hours left need: the least-water hour
-            from green_llm_env.guard import least_water_of
+            left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 1e-6)
+            plan = solve(window(base.scenario, base.t, base.horizon, left), base.weights, water_price=price).plan
+        except (InfeasibleScenarioError, ValueError):  # less water than the hours left need
+            if price is not None:  # v2: the water is priced, the oracle's hour stays a fine answer
+                return np.asarray(self.plan[int(base.t)], np.float32).reshape(-1)
+            from green_llm_env.guard import least_water_of  # v1: the least-water hour
 
             return np.asarray(least_water_of(base.tables).x[base.t], np.float32).reshape(-1)
         return np.asarray(plan[0], np.float32).reshape(-1)
+
+
+def _water_price(base: Any) -> float | None:
+    """GreenLLM-v2's water price of the episode ($/L; None on v1, whose budget is a hard row)."""
+    from green_llm_env.env_v2 import GreenLLMEnvV2
+
+    return float(base.water_price) if isinstance(base, GreenLLMEnvV2) else None
+
+
+V2_BATCH = 50
+"""Scenarios the batched warm start (`v2_rollouts`) plays at once on GreenLLM-v2's vector env."""
+
+
+def v2_rollouts(env: Any, seeds: Sequence[int], model: Any = None, labels: str = "window", batch: int = V2_BATCH,
+                progress: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle-plan expert on GreenLLM-v2's batched env: (observations (n, D) float32, labels (n, A) float32),
+    one episode per scenario seed, ``batch`` scenarios stepped together (`green_llm_env.vector_v2`'s compiled
+    core, the env's own kwargs).
+
+    ``model`` None: the oracle's plan (``baselines.solve(s, weights, water_price=μ_w)``) plays and labels every
+    hour. ``model`` given (DAgger): the model plays (deterministic, in one batched call per hour) and each state it
+    reaches is labelled with ``labels="window"`` the first hour of the oracle's plan for the hours left with the
+    water left (one LP per state), or ``"plan"`` the oracle's plan of that hour (no LP: on v2 the water is a
+    price and the hours' rows do not depend on the state). ``progress``: a tqdm bar advanced per scenario."""
+    from baselines import InfeasibleScenarioError, solve
+    from baselines.mpc import window
+    from green_llm_env.vector_v2 import GreenLLMVectorEnvV2
+
+    if labels not in ("window", "plan"):
+        raise ValueError(f"labels must be 'window' or 'plan'; got {labels!r}")
+    base = env.unwrapped
+    spec_kwargs = dict(env.spec.kwargs) if getattr(env, "spec", None) is not None else {}
+    weights = np.asarray(base.weights)
+    venv = GreenLLMVectorEnvV2(num_envs=min(int(batch), max(len(seeds), 1)), **spec_kwargs)
+    core, E = venv.core, venv.num_envs
+    norm = lambda o: o  # noqa: E731
+    if model is not None:
+        vecnorm = model.get_vec_normalize_env()
+        if vecnorm is not None and vecnorm.norm_obs:
+            norm = vecnorm.normalize_obs
+    obs_out: list[np.ndarray] = []
+    lab_out: list[np.ndarray] = []
+    seeds = [int(s) for s in seeds]
+    for c0 in range(0, len(seeds), E):
+        chunk = seeds[c0:c0 + E]
+        n = len(chunk)
+        keys = [("seed", s) for s in chunk] + [("seed", chunk[-1])] * (E - n)  # a short chunk repeats its last
+        tables, which = venv.source.tables(keys)
+        core.load(np.arange(E), tables, which, keys)
+        scen = [venv.scenario(i) for i in range(n)]
+        prices = [float(core.scene("price_w", i)) for i in range(n)]
+        plans = []
+        for i in range(n):
+            plans.append(np.asarray(solve(scen[i], weights, water_price=prices[i]).plan, np.float32))
+            if progress is not None and model is None:
+                progress.update(1)
+        plans = np.stack(plans)  # (n, T, I, K, J)
+        T = plans.shape[1]
+        obs = core.observe()
+        c_obs, c_lab = [], []
+        for t in range(T):
+            if model is None:
+                act = plans[:, t].reshape(n, -1)
+                lab = act
+            else:
+                act = np.asarray(model.predict(norm(obs[:n]), deterministic=True)[0], np.float32)
+                lab = plans[:, t].reshape(n, -1).copy()
+                if labels == "window" and t > 0:  # at t = 0 every state is the expert's
+                    for i in range(n):
+                        try:
+                            w = solve(window(scen[i], t, T, max(float(core.water[i]), 1e-6)), weights,
+                                      water_price=prices[i])
+                            lab[i] = np.asarray(w.plan[0], np.float32).reshape(-1)
+                        except (InfeasibleScenarioError, ValueError):
+                            pass
+            c_obs.append(np.array(obs[:n], np.float32))
+            c_lab.append(np.asarray(lab, np.float32))
+            full = np.empty((E, act.shape[1]), np.float32)
+            full[:n] = act
+            full[n:] = act[-1]
+            obs = core.step(core.actions(full))
+            if progress is not None and model is not None:  # DAgger: its LPs take the time, hour by hour
+                progress.update(n / T)
+        # one episode after another, hour by hour (the order of the one-env rollouts)
+        obs_out.append(np.stack(c_obs, 1).reshape(n * T, -1))
+        lab_out.append(np.stack(c_lab, 1).reshape(n * T, -1))
+    venv.close()
+    return np.concatenate(obs_out), np.concatenate(lab_out)
 
 
 EXPERTS: dict[str, Callable[[], Any]] = {"oracle_price": OraclePriceExpert, "oracle_plan": OraclePlanExpert}
@@ -169,11 +275,14 @@ def learner_rollouts(env: Any, model: Any, expert: Any, seeds: Sequence[int]) ->
 
 def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: int = 60, batch_size: int = 128,
                     learning_rate: float = 1e-3, seed: int = 0,
-                    stop: Callable[[], bool] | None = None) -> list[float] | None:
+                    stop: Callable[[], bool] | None = None, progress: Any = None,
+                    final_lr: float | None = None) -> list[float] | None:
     """Fit ``model.policy``'s action mean to ``actions`` on (already normalised) ``obs``; returns the mean
     squared error per epoch. Only the actor's parameters (shared extractor, policy net, action net) move.
     ``stop``: checked before each epoch; when it turns true the policy's parameters are put back as they were
-    and None is returned (the fit is redone whole on resume)."""
+    and None is returned (the fit is redone whole on resume). ``progress``: a tqdm bar advanced per epoch;
+    ``final_lr``: the learning rate decays from ``learning_rate`` to it along a cosine over the epochs (None:
+    constant)."""
     import torch as th
 
     policy = model.policy
@@ -190,7 +299,11 @@ def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: in
     losses = []
     saved = {k: v.detach().clone() for k, v in policy.state_dict().items()} if stop is not None else None
     policy.set_training_mode(True)
-    for _ in range(int(epochs)):
+    for epoch in range(int(epochs)):
+        if final_lr is not None:
+            frac = epoch / max(int(epochs) - 1, 1)
+            for group in opt.param_groups:
+                group["lr"] = final_lr + 0.5 * (learning_rate - final_lr) * (1.0 + np.cos(np.pi * frac))
         if stop is not None and stop():
             policy.load_state_dict(saved)
             policy.set_training_mode(False)
@@ -209,6 +322,9 @@ def behaviour_clone(model: Any, obs: np.ndarray, actions: np.ndarray, epochs: in
             opt.step()
             total += float(loss.detach()) * len(idx)
         losses.append(total / len(x))
+        if progress is not None:  # a tqdm bar: one tick per epoch
+            progress.set_postfix(loss=f"{losses[-1]:.4g}", refresh=False)
+            progress.update(1)
     policy.set_training_mode(False)
     return losses
 
@@ -328,7 +444,8 @@ def _log_line(state_dir: Any, record: dict[str, Any]) -> None:
 
 def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes: int, epochs: int,
              seed: int = 0, dagger_episodes: int = 0, learning_rate: float = 1e-3, state_dir: Any = None,
-             stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = print) -> dict[str, float]:
+             stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = print,
+             progress: bool = False, batch_size: int = 128, dagger_labels: str = "window") -> dict[str, float]:
     """The whole warm start (see the module docstring); returns a summary (samples, seconds, final MSE).
 
     With ``dagger_episodes`` > 0, DAgger rounds follow the first fit: the cloned policy plays `DAGGER_ROUND`
@@ -340,7 +457,11 @@ def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes
     through ``log`` and into ``state_dir/progress.jsonl``. With ``state_dir``, everything done is saved there
     after each fit, and when ``stop()`` turns true (checked between episodes and between epochs) before
     `WarmStartInterrupted` is raised; a later call with the same ``state_dir`` (and arguments) continues where it
-    stopped, to the same result as an uninterrupted run (episodes and fits are deterministic)."""
+    stopped, to the same result as an uninterrupted run (episodes and fits are deterministic).
+
+    On GreenLLM-v2 with ``oracle_plan`` the episodes are played `V2_BATCH` at a time on the batched env
+    (`v2_rollouts`; DAgger labels as ``dagger_labels``). ``progress``: tqdm bars over the episodes and epochs of
+    every phase; ``batch_size``: the cloning's minibatch."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     if expert_name not in EXPERTS:
@@ -366,34 +487,73 @@ def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes
     env = make_env()
     expert = EXPERTS[expert_name]()
     n_fits = 1 + -(-int(dagger_episodes) // DAGGER_ROUND)
+    batched = expert_name == "oracle_plan" and _water_price(env.unwrapped) is not None  # GreenLLM-v2
+    step = V2_BATCH if batched else 1
+
+    def bar(total: int, desc: str, unit: str) -> Any:
+        if not progress:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, dynamic_ncols=True,  # DAgger advances by fractions
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+
     try:
         while state.fits < n_fits:
             k = state.fits
             t_round = time.perf_counter()
             if k == 0:  # the expert's own episodes
+                pbar = bar(episodes, "warm start: expert episodes", "ep")
+                if pbar is not None:
+                    pbar.update(state.expert_done)
                 while state.expert_done < episodes:
                     if stop():
                         raise interrupted()
-                    o, a = expert_rollouts(env, expert, [PRETRAIN_SEED0 + state.expert_done])
+                    seeds = [PRETRAIN_SEED0 + q for q in range(state.expert_done,
+                                                                min(state.expert_done + step, episodes))]
+                    if batched:
+                        o, a = v2_rollouts(env, seeds, progress=pbar)
+                    else:
+                        o, a = expert_rollouts(env, expert, seeds)
+                        if pbar is not None:
+                            pbar.update(len(seeds))
                     state.obs.append(o)
                     state.act.append(a)
-                    state.expert_done += 1
+                    state.expert_done += len(seeds)
+                if pbar is not None:
+                    pbar.close()
                 if scale and not state.rms_updated:
                     vecnorm.obs_rms.update(np.concatenate(state.obs))
                     state.rms_updated = True
             else:  # DAgger round k: the policy of fit k-1 plays, the expert labels
                 last = min(k * DAGGER_ROUND, int(dagger_episodes))
+                pbar = bar(last - (k - 1) * DAGGER_ROUND, f"warm start: DAgger round {k}", "ep")
+                if pbar is not None:
+                    pbar.update(state.dagger_done - (k - 1) * DAGGER_ROUND)
                 while state.dagger_done < last:
                     if stop():
                         raise interrupted()
-                    seed_k = PRETRAIN_SEED0 + episodes + state.dagger_done
-                    o, a = learner_rollouts(env, model, expert, [seed_k])
+                    first = PRETRAIN_SEED0 + episodes + state.dagger_done
+                    n_eps = min(step, last - state.dagger_done)
+                    if batched:
+                        o, a = v2_rollouts(env, range(first, first + n_eps), model=model, labels=dagger_labels,
+                                           progress=pbar)
+                    else:
+                        o, a = learner_rollouts(env, model, expert, [first])
+                        if pbar is not None:
+                            pbar.update(1)
                     state.obs.append(o)
                     state.act.append(a)
-                    state.dagger_done += 1
+                    state.dagger_done += n_eps
+                if pbar is not None:
+                    pbar.close()
             obs, actions = state.data()
+            pbar = bar(int(epochs), f"warm start: fit {k + 1}/{n_fits} ({len(obs)} samples)", "epoch")
             losses = behaviour_clone(model, vecnorm.normalize_obs(obs) if scale else obs, actions, epochs=epochs,
-                                     seed=seed + k, learning_rate=learning_rate, stop=stop)
+                                     batch_size=batch_size, seed=seed + k, learning_rate=learning_rate, stop=stop,
+                                     progress=pbar)
+            if pbar is not None:
+                pbar.close()
             if losses is None:  # stopped during the fit: the data is kept, the fit is redone on resume
                 raise interrupted()
             state.fits += 1

@@ -567,7 +567,12 @@ def training_note(model: Any, model_path: str | Path, agent: AgentSettings,
         handling.append(f"agent-side {agent.shield} shield (the allocation blended to keep the water budget)")
     if env_id == "GreenLLM-hybrid-v1":
         handling.append("hourly LP under the guard's water cap plays the allocation")
-    if env_id != "GreenLLM-v0":
+    if env_id == "GreenLLM-hybrid-v2":
+        handling.append("hourly LP at the agent's water price (capped at the water left where that is cheaper than "
+                        "v2's price beyond the budget) plays the allocation")
+    if env_id is not None and env_id.endswith("-v2"):
+        handling.append("v2's continuous repair (hourly rows) and water price (litres beyond the budget)")
+    elif env_id != "GreenLLM-v0":
         mode = mode or "guard"
         handling.append({"guard": "v1 feasibility guard (shares blended with the least-water allocation to meet every row: "
                                    "penalty 0 unless the budget is below the day's least need)",

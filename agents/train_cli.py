@@ -29,7 +29,7 @@ def kv_pairs(values: list[str] | None, flag: str) -> dict[str, Any]:
 
 def build_parser(description: str = "") -> argparse.ArgumentParser:
     """The CLI (every default None means: take it from the YAML file or, on --resume, from the run)."""
-    from green_llm_env.cli import OneLineParser, int_at_least
+    from green_llm_env.cli import OneLineParser, int_at_least, positive_float
 
     p = OneLineParser(prog="train.py", description=description,
                       formatter_class=argparse.RawTextHelpFormatter)
@@ -67,6 +67,9 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
                    "<= 0 disables)")
     p.add_argument("--save-replay-buffer", action="store_true", default=None,
                    help="also save the replay buffer (off-policy algorithms) for an exact --resume")
+    p.add_argument("--max-minutes", type=positive_float, default=None,
+                   help="wall-clock budget of the learning phase in minutes (after any warm start): stop there "
+                        "and save, whatever -n says (default: none)")
     p.add_argument("--resume", metavar="RUN_DIR", default=None, help="continue the run in RUN_DIR")
     p.add_argument("-tb", "--tensorboard-log", default=None,
                    help="tensorboard folder (default: the run folder; '' = off)")

@@ -84,6 +84,9 @@ def _make_native(env_id: str, n_envs: int, env_kwargs: dict[str, Any], seed: int
     adapter = getattr(vector, "SB3VecEnvV2" if env_id.endswith("-v2") else "SB3VecEnv", None)
     if adapter is None:
         raise SystemExit("--vec native: green_llm_env.vector has no SB3VecEnv adapter; use --vec dummy")
-    venv = adapter(num_envs=n_envs, **env_kwargs)
+    import gymnasium as gym
+
+    spec_kwargs = dict(gym.spec(env_id.rpartition(":")[2]).kwargs or {})  # e.g. GreenLLM-price-v2's action_mode
+    venv = adapter(num_envs=n_envs, **{**spec_kwargs, **env_kwargs})
     venv.seed(seed)
     return venv

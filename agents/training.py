@@ -30,12 +30,13 @@ def plain(value: Any) -> Any:
 
 
 def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int,
-               stop: Any = None) -> None:
+               stop: Any = None, progress: bool = False) -> None:
     """Behaviour cloning before RL (``pretrain`` in the YAML, `agents.imitation`); the cloned model and its
     statistics are kept as the step-0 checkpoint (``rl_model_0_steps.zip``), so that the warm start alone can be
     scored (``evaluate.py --policies ppo=RUN/rl_model_0_steps.zip``). Progress per round goes to the console and
     ``<env>/warm_start/progress.jsonl``; when ``stop()`` turns true (SIGINT/SIGTERM) what is done is saved in
-    ``<env>/warm_start/`` and `agents.imitation.WarmStartInterrupted` raised (``--resume`` continues)."""
+    ``<env>/warm_start/`` and `agents.imitation.WarmStartInterrupted` raised (``--resume`` continues).
+    ``progress``: progress bars over every phase (expert episodes, each fit's epochs, DAgger episodes)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     from agents.imitation import DAGGER_ROUND, pretrain
@@ -49,7 +50,7 @@ def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int,
     warm_dir = layout.params_dir / "warm_start"
     summary = pretrain(model, make_env, settings["pretrain"], settings["pretrain_episodes"],
                        settings["pretrain_epochs"], seed, settings["pretrain_dagger"], settings["pretrain_lr"],
-                       state_dir=warm_dir, stop=stop, log=lambda line: print(line, flush=True))
+                       state_dir=warm_dir, stop=stop, log=lambda line: print(line, flush=True), progress=progress)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(layout.run_dir / f"{layout.checkpoint_prefix}_0_steps.zip"))
     vecnorm = model.get_vec_normalize_env()
@@ -386,13 +387,13 @@ def make_model(run: TrainRun, env: Any) -> Any:
     if noise is not None:
         run.algo_kwargs["action_noise"] = noise
     if run.policy_name.rsplit(".", 1)[-1] == "EquivariantPolicy":  # its network reads the obs by the env's layout
-        from .equivariant import layout_of
+        from .equivariant import policy_kwargs_of
 
         try:
-            layout_sizes = layout_of(env)
+            layout_sizes = policy_kwargs_of(env)
         except (AttributeError, ValueError) as exc:
             raise SystemExit(f"policy EquivariantPolicy on --env {run.args['env']!r}: {exc}") from None
-        run.algo_kwargs["policy_kwargs"] = {**dict(run.algo_kwargs.get("policy_kwargs") or {}), "layout": layout_sizes}
+        run.algo_kwargs["policy_kwargs"] = {**dict(run.algo_kwargs.get("policy_kwargs") or {}), **layout_sizes}
     try:
         return ALGOS[run.algo](run.policy, env, seed=run.seed, device=run.device, tensorboard_log=tb,
                                verbose=verbose, **run.algo_kwargs)
@@ -451,7 +452,7 @@ def run_warm_start(run: TrainRun, model: Any, env: Any) -> int | None:
     with SignalGuard() as warm_guard:
         try:
             warm_start(model, run.layout, run.make_env, run.settings, run.seed,
-                       stop=lambda: warm_guard.signum is not None)
+                       stop=lambda: warm_guard.signum is not None, progress=not run.args.get("no_progress_bar"))
         except WarmStartInterrupted as exc:
             env.close()
             print(f"[train] warm start stopped after {exc.progress}; saved in {run.layout.params_dir / 'warm_start'}."
@@ -477,6 +478,10 @@ def make_callbacks(run: TrainRun, guard: Any) -> tuple[list[Any], Any]:
                                         verbose=1, agent=settings.agent)
         callbacks.append(eval_cb)
     callbacks += make_extra_callbacks(settings["extra_callbacks"])
+    if args.get("max_minutes") is not None:
+        from .callbacks import StopAfterMinutes
+
+        callbacks.append(StopAfterMinutes(float(args["max_minutes"])))
     if int(args["save_freq"]) > 0:
         callbacks.append(make_checkpoint_callback(run.layout, int(args["save_freq"]), run.n_envs,
                                                   bool(args["save_replay_buffer"]) and is_off_policy(run.algo)))

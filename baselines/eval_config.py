@@ -40,6 +40,7 @@ class Config:
     plots: bool = True
     progress: bool = True
     env_given: bool = False  # --env named on the command line (an agent of another version is refused)
+    paired: list[tuple[str, str]] = field(default_factory=list)  # (A, B): report A - B per seed (--paired)
 
     def identity(self) -> dict[str, Any]:
         """The fields that fix each (policy, seed) row's value."""
@@ -114,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import MODULE first (it may register policies or loaders); repeatable")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--paired", default=None, metavar="A:B[,C:D]",
+                   help="paired differences to report: gap of A minus gap of B on each seed, e.g. "
+                        "ppo:ppo_clone (policy labels as in the summary)")
     return p
 
 
@@ -136,7 +140,27 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   env_kwargs=env_kwargs, gen_kwargs=parse_kv(a.gen_kwargs, "--gen-kwargs"), traces=a.traces,
                   start=(a.start or "2024-01-01T00") if a.traces else None,
                   workers=a.workers or (0 if a.backend == "ray" else 1), backend=a.backend, address=a.address,
-                  imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress, env_given=env_given)
+                  imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress, env_given=env_given,
+                  paired=_paired(a.paired, policies))
+
+
+def _paired(text: str | None, policies: list[str]) -> list[tuple[str, str]]:
+    """--paired ``"A:B,C:D"`` -> [(A, B), (C, D)], each a policy label of --policies."""
+    if not text:
+        return []
+    from baselines.policy import spec_label
+
+    labels = [spec_label(s) for s in policies]
+    out = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition(":")
+        if not sep or not a or not b:
+            raise CliError(f"--paired takes A:B pairs of policy labels; got {part!r}")
+        for name in (a, b):
+            if name not in labels:
+                raise CliError(f"--paired: {name!r} is not one of the policies' labels {labels}")
+        out.append((a, b))
+    return out
 
 
 def _weights(text: str | None) -> tuple[float, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -92,6 +93,79 @@ def _aggregate_lines(order: list[str], tab: dict[str, dict[str, np.ndarray]]) ->
     return lines
 
 
+def paired_difference(rows: list[dict[str, str]], a: str, b: str) -> dict[str, float]:
+    """Gap of ``a`` minus gap of ``b`` on the seeds both played: mean, its 95% percentile-bootstrap CI, the
+    number of seeds and on how many ``a`` was better (percentage points)."""
+    gaps: dict[str, dict[int, float]] = {a: {}, b: {}}
+    for r in rows:
+        if r["policy"] in gaps:
+            gaps[r["policy"]][int(float(r["seed"]))] = float(r["gap_pct"])
+    seeds = sorted(set(gaps[a]) & set(gaps[b]))
+    d = np.array([gaps[a][s] - gaps[b][s] for s in seeds])
+    lo, hi = bootstrap_ci(d)
+    return {"mean": float(d.mean()) if d.size else math.nan, "lo": lo, "hi": hi, "n": int(d.size),
+            "better": int((d < 0).sum())}
+
+
+def _paired_lines(rows: list[dict[str, str]], paired: Sequence[tuple[str, str]]) -> list[str]:
+    """summary.md's paired differences (--paired A:B)."""
+    if not paired:
+        return []
+    lines = ["", "## Paired differences", "",
+             "Gap of A minus gap of B on each seed (percentage points; < 0: A is better), mean with its 95% "
+             "percentile-bootstrap CI; the CI excluding 0 is the test.", "",
+             "| A | B | seeds | mean A - B (pp) | 95% CI | seeds where A is better |", "|---|---|---:|---:|---|---:|"]
+    for a, b in paired:
+        d = paired_difference(rows, a, b)
+        lines.append(f"| {a} | {b} | {d['n']} | {_f(d['mean'])} | [{_f(d['lo'])}, {_f(d['hi'])}] | {d['better']} |")
+    return lines
+
+
+SEED_SUFFIX = re.compile(r"^(?P<name>.+)_seed(?P<seed>\d+)$")
+"""Policy labels ``<name>_seed<k>``: the same recipe trained with seed k, reported together (`seed_groups`)."""
+
+
+def seed_groups(rows: list[dict[str, str]], n_boot: int = 4000, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Policies labelled ``<name>_seed<k>`` grouped by name (two or more training seeds): per training seed its
+    mean gap; over them, the mean, the IQM over all (training seed, scenario) gaps and its 95% stratified
+    bootstrap CI (the training seeds resampled within each scenario, as rliable does)."""
+    runs: dict[str, dict[str, dict[int, float]]] = {}
+    for r in rows:
+        m = SEED_SUFFIX.match(r["policy"])
+        if m:
+            runs.setdefault(m["name"], {}).setdefault(r["policy"], {})[int(float(r["seed"]))] = float(r["gap_pct"])
+    out = {}
+    rng = np.random.default_rng(seed)
+    for name, by_run in sorted(runs.items()):
+        if len(by_run) < 2:
+            continue
+        seeds = sorted(set.intersection(*(set(g) for g in by_run.values())))
+        gaps = np.array([[g[s] for s in seeds] for g in by_run.values()])  # (runs, scenarios)
+        R, S = gaps.shape
+        pick = rng.integers(0, R, (n_boot, R, S))
+        boot = iqm(np.take_along_axis(np.broadcast_to(gaps, (n_boot, R, S)), pick, axis=1).reshape(n_boot, -1))
+        lo, hi = np.quantile(boot, [0.025, 0.975])
+        out[name] = {"runs": sorted(by_run), "n_seeds": R, "scenarios": S, "per_run_mean": gaps.mean(axis=1).tolist(),
+                     "mean": float(gaps.mean()), "iqm": float(iqm(gaps.reshape(-1))), "iqm_lo": float(lo), "iqm_hi": float(hi)}
+    return out
+
+
+def _seed_group_lines(rows: list[dict[str, str]]) -> list[str]:
+    """summary.md's aggregates across training seeds (policies labelled ``<name>_seed<k>``)."""
+    groups = seed_groups(rows)
+    if not groups:
+        return []
+    lines = ["", "## Across training seeds", "",
+             "Policies labelled `<name>_seed<k>`: one recipe, several training seeds. IQM over all (training seed, "
+             "scenario) gaps with its 95% stratified bootstrap CI (training seeds resampled within each scenario).",
+             "", "| recipe | training seeds | mean gap % | IQM gap % | 95% CI of IQM % | mean gap % per seed |",
+             "|---|---:|---:|---:|---|---|"]
+    for name, g in groups.items():
+        lines.append(f"| {name} | {g['n_seeds']} | {_f(g['mean'])} | {_f(g['iqm'])} | [{_f(g['iqm_lo'])}, "
+                     f"{_f(g['iqm_hi'])}] | {', '.join(_f(v, 2) for v in g['per_run_mean'])} |")
+    return lines
+
+
 def _training_lines(order: list[str], meta: dict[str, dict[str, Any]]) -> list[str]:
     """summary.md's table of each trained agent's budget and constraint handling (`agents.policy.training_note`)."""
     notes = [(p, meta[p]["training"]) for p in order if isinstance(meta.get(p, {}).get("training"), dict)]
@@ -164,6 +238,8 @@ def write_summary(out: Path, cfg: Config, rows: list[dict[str, str]], meta: dict
                      f"{_f(g.min(), 4)} | {_f(g.max())} | {_f(d['cost_weighted'].mean())} | "
                      f"{_f(d['penalty'].mean())} | {_f(d['violations'].mean(), 2)} |")
     lines += _split_lines(order, meta, stats)
+    lines += _paired_lines(rows, cfg.paired)
+    lines += _seed_group_lines(rows)
     lines += _aggregate_lines(order, tab)
     lines += _training_lines(order, meta)
     lines += ["", "Plots: `gaps.png` (gap per policy), `costs.png` (mean cost components), "

@@ -13,6 +13,8 @@ ENV_ID = "GreenLLM-v2"
 """The default environment (``gymnasium.make("green_llm_env:GreenLLM-v2")``): `green_llm_env.env_v2.GreenLLMEnvV2`."""
 HYBRID_ENV_ID_V2 = "GreenLLM-hybrid-v2"
 """GreenLLM-v2 behind `green_llm_env.hybrid_v2.WaterPriceLPV2`: the action is the hour's water price."""
+PRICE_ENV_ID_V2 = "GreenLLM-price-v2"
+"""GreenLLM-v2 with ``action_mode="price"``: J + 1 prices (per DC and for water) instead of I·K·J shares."""
 MO_ENV_ID_V2 = "GreenLLM-mo-v2"
 """GreenLLM-v2 with a 3-vector reward (energy, carbon, delay) and ``reward_space`` on the base env."""
 HYBRID_ENV_ID = "GreenLLM-hybrid-v1"
@@ -32,6 +34,10 @@ if ENV_ID not in _registry:
               vector_entry_point="green_llm_env.vector_entry:make_vector_env", max_episode_steps=None)
 if HYBRID_ENV_ID_V2 not in _registry:
     _register(id=HYBRID_ENV_ID_V2, entry_point="green_llm_env.hybrid_v2:make_hybrid_env_v2", max_episode_steps=None)
+if PRICE_ENV_ID_V2 not in _registry:
+    _register(id=PRICE_ENV_ID_V2, entry_point="green_llm_env.env_v2:GreenLLMEnvV2",
+              vector_entry_point="green_llm_env.vector_entry:make_vector_env", kwargs={"action_mode": "price"},
+              max_episode_steps=None)
 if MO_ENV_ID_V2 not in _registry:
     _register(id=MO_ENV_ID_V2, entry_point="green_llm_env.env_v2:make_mo_env",
               vector_entry_point="green_llm_env.vector_entry:make_mo_vector_env", max_episode_steps=None,

@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Callable, Sequence
 
-__all__ = ["CliError", "OneLineParser", "extra_hint", "int_at_least", "run_cli"]
+__all__ = ["CliError", "OneLineParser", "extra_hint", "int_at_least", "positive_float", "run_cli"]
 
 EXTRAS = {"matplotlib": "plots", "tqdm": "train", "torch": "train", "stable_baselines3": "train",
           "sb3_contrib": "train", "yaml": "train", "rl_zoo3": "zoo", "optuna": "zoo", "torchrl": "torchrl",
@@ -54,6 +54,17 @@ def int_at_least(low: int) -> Callable[[str], int]:
 
     parse.__name__ = f"integer >= {low}"
     return parse
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite number > 0 (argparse names the option in its message)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0; got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0; got {text}")
+    return value
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> int:

@@ -60,6 +60,14 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
     (``action_mode="project"``: the Euclidean projection, so an allocation maps to itself; or ``"softmax"``).
     Entries outside the Box are clipped; NaN/inf, a complex dtype or another shape raise ``ValueError``.
 
+    ``action_mode="price"`` (``GreenLLM-price-v2``): ``Box(-1, 1, (J+1,), float32)``, a price per DC ($ per
+    facility kWh, ``0.2·a_j``) and a water price (log scale from ``μ_w/31.6`` to ``31.6·μ_w``); each (i, k) row is a
+    softmax over DCs of the priced per-option cost the observation shows (``options.cost_usd + p_j ·
+    facility_kw + μ · water_l``, at the ``temperature`` relative to the option's mean cost): see
+    `green_llm_env.core.prices`. A low-dimensional action for RL from scratch; the oracle's plan is not exactly
+    reachable in it (the best open-loop price sequence found by ``benchmarks/price_reach.py`` scores about 10%
+    on validation seeds; the project, softmax and price modes share everything after the map).
+
     ## Observation Space
 
     ``Box(low, high, (D,), float32)``, ``D = N·J·(R+4) + J·(R+8) + 3N + 7 + H·(4J + N)`` (3,076 by default). The
@@ -114,8 +122,8 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
     | ``scenario`` | None | a `Scenario` every episode plays (its sizes set the spaces) |
     | ``weights`` | (1/3, 1/3, 1/3) | (σe, σc, σd) >= 0 summing to 1 |
     | ``forecast_hours`` | 0 | H in 0..T: exact forecasts of slots t+1..t+H in the observation |
-    | ``action_mode`` | "project" | "project" or "softmax" |
-    | ``temperature`` | 1.0 | > 0, softmax temperature |
+    | ``action_mode`` | "project" | "project", "softmax" or "price" (J + 1 prices; `green_llm_env.core.prices`) |
+    | ``temperature`` | 1.0 | > 0, softmax temperature (the price mode's: relative to each option's mean cost) |
     | ``reward`` | "scalar" | "scalar" or "vector" (energy, carbon, delay) |
     | ``reward_scale`` | 0.1 | > 0 |
     | ``generator`` | "batch" | "batch" (v2's generator) or "v1" (`make_scenario`) |
@@ -147,7 +155,8 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
       batch-first core under the single and vector envs (``gym.make_vec(..., vectorization_mode=
       "vector_entry_point")``), a named feature table, flat fixed-key info, the v2 batch generator.
       ``GreenLLM-mo-v2`` (vector reward, ``reward_space`` on the base env) and ``GreenLLM-hybrid-v2`` (the
-      hour's water price as the action) are configs/views of it.
+      hour's water price as the action) are configs/views of it. ``GreenLLM-price-v2`` (added later, no v2
+      number changed): ``action_mode="price"``, J + 1 prices instead of I·K·J shares (numba backend only).
     * v1: Markov observation, feasibility guard (`green_llm_env.env_v1.GreenLLMEnvV1`), unchanged.
     * v0: the letter's state alone (`green_llm_env.env.GreenLLMEnv`), unchanged.
     """
@@ -176,7 +185,7 @@ class GreenLLMEnvV2(gym.Env[np.ndarray, np.ndarray]):
         self.I, self.K, self.J, self.R = I, K, J, R
         low, high = self.layout.bounds()
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, (I * K * J,), dtype=np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (self.core.action_dim,), dtype=np.float32)
         if self.config.reward == "vector":
             self.reward_space = spaces.Box(-np.inf, np.inf, (len(OBJECTIVES),), dtype=np.float32)
             self.reward_dim = len(OBJECTIVES)

@@ -33,6 +33,8 @@ __all__ = ["LEAST_WATER_MARGIN", "PRICE_LIMITS", "HourSolution", "HourlyLP", "Ho
 
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
 _TIME_LIMIT = highspy.HighsModelStatus.kTimeLimit
+_NO_SOLUTION = (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible,
+                highspy.HighsModelStatus.kUnbounded)
 
 
 class HourlyTimeLimitError(RuntimeError):
@@ -212,6 +214,11 @@ class HourlyLP:
         if margin > 0.0:
             lp = self._tightened(t, margin)
         status = self._run(t, self._water_bounded(lp, water_cap_l), col_cost)
+        if status not in (_OPTIMAL, *_NO_SOLUTION) and self._loaded == t and self._basis is not None:
+            # a warm start can end without an optimum on a feasible hour (HiGHS "Unknown", seen once in 300
+            # GreenLLM-hybrid-v2 episodes): solve it again cold before calling the hour infeasible
+            self.highs, self._basis, self._loaded = self._new_highs(), None, -1
+            status = self._run(t, self._water_bounded(lp, water_cap_l), col_cost)
         relaxed = False
         if status != _OPTIMAL and np.isfinite(water_cap_l):
             # No allocation fits the cap: the hour's least-water allocation (the smallest overrun).

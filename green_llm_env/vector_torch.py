@@ -74,6 +74,9 @@ class GreenLLMTorchVectorEnv(GreenLLMVectorEnvV2):
                                           or not isinstance(scenario_bank, (int, np.integer)) or scenario_bank < 1):
             raise ValueError(f"scenario_bank must be None or an integer >= 1; got {scenario_bank!r}")
         self.scenario_bank = None if scenario_bank is None else int(scenario_bank)
+        if env_kwargs.get("action_mode") == "price":
+            raise ValueError("action_mode='price' runs on the numba backend only (backend='numba'); the torch "
+                             "backend takes 'project' or 'softmax'")
         if bank_refresh is not None and (scenario_bank is None or isinstance(bank_refresh, bool)
                                          or not isinstance(bank_refresh, (int, np.integer)) or bank_refresh < 1):
             raise ValueError(f"bank_refresh must be None or an integer >= 1 (episodes between new banks; needs "

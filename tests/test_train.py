@@ -243,15 +243,16 @@ def test_v1_and_the_hybrid_train_and_evaluate(env_key, tmp_path):
 
 
 def test_the_default_trains_v2_natively_and_evaluates(tmp_path):
-    """``python train.py --algo ppo`` trains GreenLLM-v2 (the default) on its batched env, and evaluate.py scores
-    the run against v2's oracle."""
+    """``python train.py --algo ppo`` trains GreenLLM-v2 (the default: the equivariant policy, warm-started on the
+    batched env) on its batched env, and evaluate.py scores the run against v2's oracle."""
     cmd = [sys.executable, TRAIN, "--algo", "ppo", "-n", "192", "-f", str(tmp_path), "--seed", "0", "--n-envs", "2",
            "--eval-freq", "0", "--save-freq", "0", "--no-progress-bar", "-v", "0", "--hyperparams", "n_steps:48",
-           "batch_size:48", "n_epochs:1"]
+           "batch_size:48", "n_epochs:1", "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = Path(_summary(proc.stdout)["run_dir"])
     assert run.name == "GreenLLM-v2_1" and (run / "GreenLLM-v2.zip").is_file() and "(native," in proc.stdout
+    assert "warm start done" in proc.stdout and (run / "rl_model_0_steps.zip").is_file()
     out = tmp_path / "eval"
     proc = subprocess.run([sys.executable, EVALUATE, "--policies", f"oracle,ppo={run}", "--seeds", "1000",
                            "--out", str(out), "--no-plots", "--no-progress"], capture_output=True, text=True,

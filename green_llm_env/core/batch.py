@@ -17,6 +17,7 @@ from .. import cost, kernels
 from ..actions import box_action
 from ..sorting import network
 from . import kernels as core_kernels
+from . import prices
 from .config import EnvConfig
 from .features import BOUND, FeatureLayout
 from .tables import SceneTables
@@ -116,6 +117,8 @@ class BatchCore:
         self.ep = np.zeros((E, 2))
         self.net = network(J)
         self.mode = kernels.MAP_SOFTMAX if config.action_mode == "softmax" else kernels.MAP_PROJECT
+        self.price_mode = config.action_mode == "price"  # the kernel then projects the price map's shares
+        self.action_dim = J + 1 if self.price_mode else N * J
         self.x = np.zeros((E, N, J))  # shares applied at the last step
         self._rows = np.zeros(E, np.int64)
         self._D = self.layout.size
@@ -222,6 +225,8 @@ class BatchCore:
         E, T = self.num_envs, self.T
         obs = np.empty((E, self._D), np.float32)
         cfg = self.config
+        if self.price_mode:
+            a = self.price_shares(a)
         args = self._tables_args + (a, self.mode, cfg.temperature, self.net, self.R, T, cfg.forecast_hours,
                                     self._offs) + self._scales + (BOUND, self.x) + self._outs + (obs, self._rows)
         if cfg.threads > 1 and E >= 2 * cfg.threads:  # blocks run apart: check everything before any block runs
@@ -237,16 +242,32 @@ class BatchCore:
             check_finite(np.asarray(a[bad]), f"action of env {bad}")
         return obs
 
+    def price_shares(self, a: np.ndarray) -> np.ndarray:
+        """(E, N, J) shares of price actions ``a`` (E, J+1) in each env's current hour
+        (`green_llm_env.core.prices`); NaN/inf or an ended episode raise as the step does."""
+        if self.t.max() >= self.T:
+            raise RuntimeError(f"the episode ended at t = {self.T}; call reset()")
+        check_finite(a, "action" if self.num_envs == 1 else "actions")
+        return prices.price_shares(a, self.flat[self.slot * self.T + self.t], self.price_w[self.slot],
+                                   self.config.temperature, self.R, self.N, self.J)
+
     def actions(self, action: Any, name: str = "action") -> np.ndarray:
         """``action`` as the (E, N, J) array `step` takes: a float32/float64 array of shape (E·N·J,) for E = 1, or
         (E, N·J), passes as it is (the step clips and checks it as it reads it); anything else goes through
-        `green_llm_env.actions.box_action` (shapes (E, I, K, J) too, other dtypes, lists; errors name ``name``)."""
+        `green_llm_env.actions.box_action` (shapes (E, I, K, J) too, other dtypes, lists; errors name ``name``).
+        A batch of one, (1, N·J), is taken for E = 1 too. In the price mode: (J+1,) or (E, J+1), returned as
+        (E, J+1)."""
         E, N, J = self.num_envs, self.N, self.J
-        flat = (N * J,) if E == 1 else (E, N * J)
-        if type(action) is np.ndarray and action.shape == flat and action.dtype in _FLOATS:
-            return np.ascontiguousarray(action).reshape(E, N, J)
-        shapes = ((N * J,), (self.I, self.K, J)) if E == 1 else ((E, N * J), (E, self.I, self.K, J))
-        return box_action(action, shapes, name).reshape(E, N, J)
+        width = J + 1 if self.price_mode else N * J
+        if type(action) is np.ndarray and action.shape[-1:] == (width,) and action.size == E * width \
+                and (action.ndim == 2 or E == 1) and action.dtype in _FLOATS:  # (E, width), or (width,) when E = 1
+            a = np.ascontiguousarray(action).reshape(E, width)
+            return a if self.price_mode else a.reshape(E, N, J)
+        shapes: tuple[tuple[int, ...], ...] = ((E, width),) if self.price_mode else ((E, N * J), (E, self.I, self.K, J))
+        if E == 1:  # a single env's action, or a batch of one
+            shapes = tuple(sh[1:] for sh in shapes) + shapes
+        a = box_action(action, shapes, name)
+        return a.reshape(E, width) if self.price_mode else a.reshape(E, N, J)
 
     def rewards(self) -> np.ndarray:
         """(E,) float64 rewards of the last step (``reward="vector"``: (E, 3))."""

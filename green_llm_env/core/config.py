@@ -18,7 +18,7 @@ from .water import WATER_PRICE_FACTOR
 
 __all__ = ["ACTION_MODES", "DEFAULT_REWARD_SCALE", "EnvConfig", "GENERATORS", "REWARDS"]
 
-ACTION_MODES = ("project", "softmax")
+ACTION_MODES = ("project", "softmax", "price")
 REWARDS = ("scalar", "vector")
 GENERATORS = ("batch", "v1")
 """Scenario generators: ``"batch"`` (`green_llm_env.batch_generator`, the v2 default: drawn in batches, each
