@@ -120,7 +120,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         ax.annotate(name, (ax.get_xlim()[0], gap), fontsize=8, va="bottom", color="grey")
     ax.set_xlabel("env steps")
     ax.set_ylabel("oracle gap % (IQM, validation seeds)")
-    ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -29,17 +29,35 @@ def seed_range(text: str) -> list[int]:
     return out
 
 
-def search(seed: int, temperature: float, pop: int = 128, iters: int = 40, elite: float = 0.1,
-           rng_seed: int = 0) -> dict[str, Any]:
-    """Cross-entropy search of one scenario's price sequence: {"gap", "oracle", "best", "first"} ($, %)."""
+def cem_update(a: np.ndarray, score: np.ndarray, mean: np.ndarray, std: np.ndarray, n_elite: int, best: float,
+               best_a: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """One cross-entropy step: the candidates ``a`` (pop, ...) scored ``score`` (pop,) (lower is better) move the
+    sampling mean and std toward the elite (smoothed 0.7/0.3, std at least 0.02); the best so far is kept."""
+    order = np.argsort(score)
+    if score[order[0]] < best:
+        best, best_a = float(score[order[0]]), a[order[0]].copy()
+    top = a[order[:n_elite]]
+    return (0.7 * top.mean(axis=0) + 0.3 * mean, np.maximum(0.7 * top.std(axis=0) + 0.3 * std, 0.02), best,
+            best_a)
+
+
+def oracle_objective(seed: int, temperature: float) -> float:
+    """v2's oracle objective ($) of scenario ``seed`` (water beyond the budget at its μ_w)."""
     from baselines import solve
-    from baselines.rollout import oracle_gap
     from green_llm_env.env_v2 import GreenLLMEnvV2
-    from green_llm_env.vector_v2 import GreenLLMVectorEnvV2
 
     one = GreenLLMEnvV2(action_mode="price", temperature=temperature)
     one.reset(options={"scenario_seed": seed})
-    oracle = solve(one.scenario, one.weights, water_price=one.water_price).objective
+    return solve(one.scenario, one.weights, water_price=one.water_price).objective
+
+
+def search(seed: int, temperature: float, pop: int = 128, iters: int = 40, elite: float = 0.1,
+           rng_seed: int = 0) -> dict[str, Any]:
+    """Cross-entropy search of one scenario's price sequence: {"gap", "oracle", "best", "first"} ($, %)."""
+    from baselines.rollout import oracle_gap
+    from green_llm_env.vector_v2 import GreenLLMVectorEnvV2
+
+    oracle = oracle_objective(seed, temperature)
     env = GreenLLMVectorEnvV2(num_envs=pop, action_mode="price", temperature=temperature)
     T, D = env.core.T, env.core.action_dim
     rng = np.random.default_rng(rng_seed)
@@ -55,12 +73,7 @@ def search(seed: int, temperature: float, pop: int = 128, iters: int = 40, elite
         score = env.core.ep.sum(axis=1)
         if it == 0:
             first = float(score[0])
-        order = np.argsort(score)
-        if score[order[0]] < best:
-            best, best_a = float(score[order[0]]), a[order[0]].copy()
-        top = a[order[:n_elite]]
-        mean = 0.7 * top.mean(axis=0) + 0.3 * mean
-        std = np.maximum(0.7 * top.std(axis=0) + 0.3 * std, 0.02)
+        mean, std, best, best_a = cem_update(a, score, mean, std, n_elite, best, best_a)
     return {"seed": seed, "temperature": temperature, "oracle": oracle, "best": best, "gap": oracle_gap(best, oracle),
             "start_gap": oracle_gap(first, oracle), "actions": best_a}
 
@@ -69,16 +82,10 @@ def search_constant(seeds: list[int], temperature: float, pop: int = 64, iters: 
                     rng_seed: int = 0) -> dict[str, Any]:
     """Cross-entropy search of one constant action (the same prices every hour of every scenario): its mean gap
     over ``seeds`` (what a policy that ignores its observation reaches)."""
-    from baselines import solve
     from baselines.rollout import oracle_gap
-    from green_llm_env.env_v2 import GreenLLMEnvV2
     from green_llm_env.vector_v2 import GreenLLMVectorEnvV2
 
-    one = GreenLLMEnvV2(action_mode="price", temperature=temperature)
-    oracle = []
-    for seed in seeds:
-        one.reset(options={"scenario_seed": seed})
-        oracle.append(solve(one.scenario, one.weights, water_price=one.water_price).objective)
+    oracle = [oracle_objective(seed, temperature) for seed in seeds]
     S = len(seeds)
     env = GreenLLMVectorEnvV2(num_envs=pop * S, action_mode="price", temperature=temperature)
     T, D = env.core.T, env.core.action_dim
@@ -98,12 +105,7 @@ def search_constant(seeds: list[int], temperature: float, pop: int = 64, iters: 
             env.step(act)
         gaps = np.array([oracle_gap(sc, oracle[k % S]) for k, sc in enumerate(env.core.ep.sum(axis=1))])
         score = gaps.reshape(pop, S).mean(axis=1)
-        order = np.argsort(score)
-        if score[order[0]] < best:
-            best, best_a = float(score[order[0]]), a[order[0]].copy()
-        top = a[order[:n_elite]]
-        mean = 0.7 * top.mean(axis=0) + 0.3 * mean
-        std = np.maximum(0.7 * top.std(axis=0) + 0.3 * std, 0.02)
+        mean, std, best, best_a = cem_update(a, score, mean, std, n_elite, best, best_a)
     return {"seeds": seeds, "temperature": temperature, "gap": best, "action": best_a.tolist()}
 
 

@@ -28,7 +28,7 @@ from . import cost
 from .constraints import LinearProgram, hour_lp
 from .highs import PRIMAL_FEASIBILITY_TOL, pass_lp, silent_highs
 
-__all__ = ["LEAST_WATER_MARGIN", "PRICE_LIMITS", "HourSolution", "HourlyLP", "HourlyTimeLimitError", "LeastWater",
+__all__ = ["even_action", "LEAST_WATER_MARGIN", "PRICE_LIMITS", "HourSolution", "HourlyLP", "HourlyTimeLimitError", "LeastWater",
            "check_price_action", "check_price_range", "least_water"]
 
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
@@ -279,3 +279,16 @@ def least_water(coef: cost.Coefficients) -> LeastWater:
     for a in (least, x, reserve):
         a.setflags(write=False)
     return LeastWater(least_l=least, x=x, reserve_l=reserve)
+
+
+def even_action(log_curve: np.ndarray, actions: np.ndarray) -> float:
+    """The action where a non-increasing curve ``log(W(μ(a)) / even share)`` sampled at ``actions`` crosses 0,
+    interpolated linearly; -1.5 or 1.5 when the whole curve is on one side (the hybrid agents' feature)."""
+    if log_curve[0] <= 0.0:
+        return -1.5
+    if log_curve[-1] >= 0.0:
+        return 1.5
+    q = int(np.argmax(log_curve < 0.0))  # first sample below the even share
+    hi, lo = log_curve[q - 1], log_curve[q]
+    frac = hi / (hi - lo) if hi > lo else 0.5
+    return float(actions[q - 1] + frac * (actions[q] - actions[q - 1]))

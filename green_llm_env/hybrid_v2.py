@@ -38,7 +38,7 @@ import numpy as np
 from gymnasium import spaces
 
 from .core.features import GLOBAL_FEATURES
-from .hourly import HourlyLP, check_price_action, check_price_range
+from .hourly import HourlyLP, check_price_action, check_price_range, even_action
 
 __all__ = ["CURVE_POINTS", "DEFAULT_FORECAST_NOISE", "DEFAULT_PRICE_RANGE", "HYBRID_V2_FEATURES", "WaterPriceLPV2",
            "make_hybrid_env_v2"]
@@ -154,15 +154,7 @@ class WaterPriceLPV2(gym.Env):
         return out
 
     def _even_action(self, log_curve: np.ndarray) -> float:
-        """The action where the (non-increasing) log-water curve crosses 0, interpolated; ±1.5 past the ends."""
-        if log_curve[0] <= 0.0:
-            return -1.5
-        if log_curve[-1] >= 0.0:
-            return 1.5
-        q = int(np.argmax(log_curve < 0.0))  # first sample below the even share
-        hi, lo = log_curve[q - 1], log_curve[q]
-        frac = hi / (hi - lo) if hi > lo else 0.5
-        return float(self._curve_actions[q - 1] + frac * (self._curve_actions[q] - self._curve_actions[q - 1]))
+        return even_action(log_curve, self._curve_actions)
 
     def _forecast_curves(self) -> np.ndarray:
         """(T, CURVE_POINTS) water (L) of each hour's LP at the curve's prices on the day's forecast made at reset

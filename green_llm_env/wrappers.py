@@ -18,7 +18,7 @@ import numpy as np
 from gymnasium import spaces
 
 from . import cost
-from .hourly import HourlyLP, check_price_action, check_price_range
+from .hourly import HourlyLP, check_price_action, check_price_range, even_action
 
 __all__ = ["FLAT_INFO_KEYS", "FlatInfo", "make_flat_env", "CURVE_POINTS", "DEFAULT_PRICE_RANGE", "HYBRID_FEATURES", "HYBRID_FORECAST", "StructuredObservation", "WaterPriceLP", "make_hybrid_env"]
 
@@ -229,15 +229,7 @@ class WaterPriceLP(gym.Wrapper):
         return out
 
     def _even_action(self, log_curve: np.ndarray) -> float:
-        """The action where the (non-increasing) log-water curve crosses 0, interpolated; ±1.5 past the ends."""
-        if log_curve[0] <= 0.0:
-            return -1.5
-        if log_curve[-1] >= 0.0:
-            return 1.5
-        q = int(np.argmax(log_curve < 0.0))  # first sample below the even share
-        hi, lo = log_curve[q - 1], log_curve[q]
-        frac = hi / (hi - lo) if hi > lo else 0.5
-        return float(self._curve_actions[q - 1] + frac * (self._curve_actions[q] - self._curve_actions[q - 1]))
+        return even_action(log_curve, self._curve_actions)
 
     def _solver(self) -> HourlyLP:
         base = self.env.unwrapped

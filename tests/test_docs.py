@@ -47,6 +47,7 @@ LONG = {
     "rl_zoo3.enjoy": "needs a trained run in logs/",
     "rl_zoo3.plots.all_plots": "needs trained runs in logs/",
     "benchmarks/": "a benchmark (one to several minutes)",
+    "agents.curves": "reads training runs' evaluations (parsed only: the runs live outside the repository)",
 }
 """Long-running programs (a path prefix or a module) -> why they are only parsed, not run."""
 
