@@ -2,7 +2,8 @@
 # green-llm-env: the two README commands.
 #   ./run.sh         the main job: install if needed, then the short end-to-end demo (oracle tables,
 #                    sensitivity plots, a brief training of the hybrid agent, the oracle-gap table of the
-#                    baselines on GreenLLM-v2, then that agent and the shipped (v1) agents on GreenLLM-v1, plots)
+#                    baselines and the shipped v2 agents on GreenLLM-v2, then that agent and the shipped (v1)
+#                    agents on GreenLLM-v1, plots)
 #   ./run.sh test    install if needed, then the test suite (the command CI runs)
 # Environment: VENV (default .venv), DEMO_OUT (default runs/demo-<time>), HYBRID_STEPS, EVAL_SEEDS, PYTEST_ARGS.
 set -euo pipefail
@@ -62,9 +63,13 @@ run_demo() {
         --eval-freq 0 --save-freq 0 --no-progress-bar --hyperparams pretrain_episodes:40 pretrain_dagger:0
     local run_dir policies
     run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-hybrid-v1_* | sort -V | tail -n 1)
-    echo "== 4/5 oracle gap of the baselines on GreenLLM-v2 (the default env) on held-out seeds"
-    "$PY" evaluate.py --policies oracle,mpc,myopic,uniform,nearest,cheapest,greenest,renewable_first \
-        --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
+    echo "== 4/5 oracle gap of the baselines and the shipped v2 agents on GreenLLM-v2 (the default env), held-out seeds"
+    policies="oracle,mpc,myopic,uniform,nearest,cheapest,greenest,renewable_first"
+    for shipped in rl-trained-agents/ppo/GreenLLM-v2_1:ppo_equivariant rl-trained-agents/ppo/GreenLLM-hybrid-v2_1:ppo_hybrid \
+            rl-trained-agents/sac/GreenLLM-price-v2_1:sac_price; do
+        if [ -d "${shipped%%:*}" ]; then policies="$policies,${shipped##*:}=${shipped%%:*}"; fi
+    done
+    "$PY" evaluate.py --policies "$policies" --seeds "${EVAL_SEEDS:-1000-1019}" --workers 2 --out "$out/eval"
     cat "$out/eval/summary.md"
     policies="oracle,mpc,mpc_noisy,myopic,uniform,ppo_brief=$run_dir"
     for shipped in rl-trained-agents/ppo/GreenLLM-v1_1:ppo_equivariant rl-trained-agents/ppo/GreenLLM-hybrid-v1_1:ppo_hybrid \
