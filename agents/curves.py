@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from baselines.eval_report import iqm
+
 __all__ = ["algorithm_curve", "load_run", "main"]
 
 
@@ -29,13 +31,6 @@ def load_run(run_dir: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise SystemExit(f"{run_dir}: no evaluations.npz (train with --eval-freq > 0)")
     with np.load(path) as d:
         return np.asarray(d["timesteps"], np.float64), np.asarray(d["gap_pct"], np.float64)
-
-
-def _iqm_rows(x: np.ndarray) -> np.ndarray:
-    """IQM of each row of ``x`` (B, n): the mean of the middle 50% (``int(n/4)`` trimmed each side)."""
-    x = np.sort(x, axis=-1)
-    cut = int(0.25 * x.shape[-1])
-    return x[..., cut:x.shape[-1] - cut].mean(axis=-1)
 
 
 def algorithm_curve(runs: Sequence[tuple[np.ndarray, np.ndarray]], points: int = 12, n_boot: int = 2000,
@@ -52,11 +47,11 @@ def algorithm_curve(runs: Sequence[tuple[np.ndarray, np.ndarray]], points: int =
     R = gaps.shape[1]
     rng = np.random.default_rng(seed)
     pick = rng.integers(0, R, (n_boot, R, S))  # runs resampled within each scenario
-    iqm = _iqm_rows(gaps.reshape(len(grid), -1))
-    boot = np.stack([_iqm_rows(np.take_along_axis(gaps[g][None].repeat(n_boot, 0), pick, axis=1).reshape(n_boot, -1))
-                     for g in range(len(grid))])
+    scen = np.arange(S)
+    point = iqm(gaps.reshape(len(grid), -1))
+    boot = np.stack([iqm(gaps[g][pick, scen].reshape(n_boot, -1)) for g in range(len(grid))])
     lo, hi = np.quantile(boot, [0.025, 0.975], axis=1)
-    return {"steps": grid.tolist(), "iqm": iqm.tolist(), "ci_lo": lo.tolist(), "ci_hi": hi.tolist(),
+    return {"steps": grid.tolist(), "iqm": point.tolist(), "ci_lo": lo.tolist(), "ci_hi": hi.tolist(),
             "mean": gaps.mean(axis=(1, 2)).tolist(), "runs": R,
             "final_per_run": [float(g[-1].mean()) for _, g in runs],
             "last_steps_per_run": [float(steps[-1]) for steps, _ in runs]}

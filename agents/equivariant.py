@@ -205,9 +205,11 @@ class AllocationNet(nn.Module):
         dcs = self._part(obs, "dcs").reshape(B, J, -1)
         areas = self._part(obs, "areas").reshape(B, N, 3)
         glob = self._part(obs, "globals")
-        raw = {"options": opt, "dcs": dcs, "areas": areas, "globals": glob}
+        # the hour's least cost, Σ_n min_j cost_usd ($, (B,)): the v2 water allowance's and the value gain's scale
+        least = opt[..., self._opt["cost_usd"]].amin(-1).sum(-1).abs()
+        raw = {"options": opt, "dcs": dcs, "areas": areas, "globals": glob, "least_cost_usd": least}
         if self.obs == "v2":
-            raw["globals"], raw["water_price"], raw["allowance_usd"] = self._v2_globals(opt, glob)
+            raw["globals"], raw["water_price"], raw["allowance_usd"] = self._v2_globals(opt, glob, least)
         if H > 0:
             fc = [self._part(obs, k).reshape(B, H, J).transpose(1, 2)
                   for k in ("forecast_price", "forecast_renewable", "forecast_carbon", "forecast_water")]
@@ -215,7 +217,7 @@ class AllocationNet(nn.Module):
             raw["areas"] = th.cat([areas, self._part(obs, "forecast_demand").reshape(B, H, N).transpose(1, 2)], dim=-1)
         return raw
 
-    def _v2_globals(self, opt: th.Tensor, glob: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+    def _v2_globals(self, opt: th.Tensor, glob: th.Tensor, c_h: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
         """GreenLLM-v2's globals as the network reads them (B, 7; O(1)), μ_w ($ per observed water unit, (B,)) and
         the hour's allowance of the water left valued at μ_w ($, (B,))."""
         g = self._glob
@@ -228,7 +230,6 @@ class AllocationNet(nn.Module):
         # the hour's share of the water left, valued at μ_w ($): μ_w·Z = WATER_PRICE_FACTOR·Σ_t C_t (`core.water`),
         # with C_t = Σ_n min_j cost_usd, estimated by this hour's C_h for every hour: μ_w·Z·left / hours left
         # = WATER_PRICE_FACTOR·C_h·water_left / time_left
-        c_h = opt[..., self._opt["cost_usd"]].amin(-1).sum(-1).abs()
         allowance = (WATER_PRICE_FACTOR * c_h * glob[:, g["water_left"]].clamp_min(0.0)
                      / glob[:, g["time_left"]].clamp_min(1e-3)).clamp_min(1e-3 * cost)
         return out, price, allowance
@@ -328,7 +329,7 @@ class AllocationNet(nn.Module):
         latent = self.critic(critic_in)
         if self.value_gain is None:
             return latent
-        c_h = raw["options"][..., self._opt["cost_usd"]].amin(-1).sum(-1).abs()  # (B,) the hour's least cost, $
+        c_h = raw["least_cost_usd"]
         left = raw["globals"][:, -1] if self.obs == "v2" else raw["globals"][:, 6]  # time_left
         return latent * (self.value_gain * c_h * left).detach()[:, None]
 

@@ -49,9 +49,9 @@ PRETRAIN_SEED0 = 10_000
 """First scenario seed of the imitation data (the training seeds; never the validation or test seeds)."""
 
 
-def _v2_price(base: Any) -> float | None:
-    """GreenLLM-v2's $/L beyond the water budget (``base.water_price``; the hybrid-v2 env forwards it), None on
-    v1 (a hard budget)."""
+def _water_price(base: Any) -> float | None:
+    """GreenLLM-v2's $/L beyond the water budget of the episode (``base.water_price``; the hybrid-v2 env forwards
+    it), None on v1 (a hard budget)."""
     price = getattr(base, "water_price", None)
     return None if price is None else float(price)
 
@@ -73,7 +73,7 @@ class OraclePriceExpert:
         from baselines import solve
 
         base = env.unwrapped
-        self.action = self._action(env, solve(base.scenario, base.weights, water_price=_v2_price(base)).water_dual)
+        self.action = self._action(env, solve(base.scenario, base.weights, water_price=_water_price(base)).water_dual)
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return self.action
@@ -84,7 +84,7 @@ class OraclePriceExpert:
         from baselines.mpc import window
 
         base = env.unwrapped
-        price = _v2_price(base)
+        price = _water_price(base)
         left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 0.0)
         try:
             dual = solve(window(base.scenario, base.t, base.horizon, left), base.weights, water_price=price).water_dual
@@ -128,13 +128,6 @@ class OraclePlanExpert:
 
             return np.asarray(least_water_of(base.tables).x[base.t], np.float32).reshape(-1)
         return np.asarray(plan[0], np.float32).reshape(-1)
-
-
-def _water_price(base: Any) -> float | None:
-    """GreenLLM-v2's water price of the episode ($/L; None on v1, whose budget is a hard row)."""
-    from green_llm_env.env_v2 import GreenLLMEnvV2
-
-    return float(base.water_price) if isinstance(base, GreenLLMEnvV2) else None
 
 
 V2_BATCH = 50

@@ -93,13 +93,19 @@ def _aggregate_lines(order: list[str], tab: dict[str, dict[str, np.ndarray]]) ->
     return lines
 
 
+def gaps_by_seed(rows: list[dict[str, str]]) -> dict[str, dict[int, float]]:
+    """``{policy: {scenario seed: gap %}}`` of results.csv rows."""
+    out: dict[str, dict[int, float]] = {}
+    for r in rows:
+        out.setdefault(r["policy"], {})[int(float(r["seed"]))] = float(r["gap_pct"])
+    return out
+
+
 def paired_difference(rows: list[dict[str, str]], a: str, b: str) -> dict[str, float]:
     """Gap of ``a`` minus gap of ``b`` on the seeds both played: mean, its 95% percentile-bootstrap CI, the
     number of seeds and on how many ``a`` was better (percentage points)."""
-    gaps: dict[str, dict[int, float]] = {a: {}, b: {}}
-    for r in rows:
-        if r["policy"] in gaps:
-            gaps[r["policy"]][int(float(r["seed"]))] = float(r["gap_pct"])
+    by = gaps_by_seed(rows)
+    gaps = {a: by.get(a, {}), b: by.get(b, {})}
     seeds = sorted(set(gaps[a]) & set(gaps[b]))
     d = np.array([gaps[a][s] - gaps[b][s] for s in seeds])
     lo, hi = bootstrap_ci(d)
@@ -131,10 +137,10 @@ def seed_groups(rows: list[dict[str, str]], n_boot: int = 4000, seed: int = 0) -
     of the mean and the IQM (two levels: the scenarios resampled, then the training seeds within each, so both
     the held-out scenarios and the training seeds count as samples; rliable resamples only the seeds)."""
     runs: dict[str, dict[str, dict[int, float]]] = {}
-    for r in rows:
-        m = SEED_SUFFIX.match(r["policy"])
+    for policy, gaps in gaps_by_seed(rows).items():
+        m = SEED_SUFFIX.match(policy)
         if m:
-            runs.setdefault(m["name"], {}).setdefault(r["policy"], {})[int(float(r["seed"]))] = float(r["gap_pct"])
+            runs.setdefault(m["name"], {})[policy] = gaps
     out = {}
     rng = np.random.default_rng(seed)
     for name, by_run in sorted(runs.items()):

@@ -28,8 +28,8 @@ from . import cost
 from .constraints import LinearProgram, hour_lp
 from .highs import PRIMAL_FEASIBILITY_TOL, pass_lp, silent_highs
 
-__all__ = ["even_action", "LEAST_WATER_MARGIN", "PRICE_LIMITS", "HourSolution", "HourlyLP", "HourlyTimeLimitError", "LeastWater",
-           "check_price_action", "check_price_range", "least_water"]
+__all__ = ["LEAST_WATER_MARGIN", "PRICE_LIMITS", "HourSolution", "HourlyLP", "HourlyTimeLimitError", "LeastWater",
+           "check_price_action", "check_price_range", "even_action", "least_water"]
 
 _OPTIMAL = highspy.HighsModelStatus.kOptimal
 _TIME_LIMIT = highspy.HighsModelStatus.kTimeLimit

@@ -141,20 +141,18 @@ class WaterPriceLPV2(gym.Env):
         lp = self._solver()
         sols = [lp.solve(base.t, water_price=p) for p in self._curve]
         even = max(base.water_left_l, 1e-9) / (base.horizon - base.t)
-        curve = np.log(np.maximum(np.array([s.water_l for s in sols]) / even, 1e-6))
         hour_w = np.array([s.water_l for s in sols])
+        curve = np.log(np.maximum(hour_w / even, 1e-6))
         day = hour_w + (self._future[base.t + 1:].sum(axis=0) if self._future is not None else 0.0)
         day_curve = np.log(np.maximum(day / max(base.water_left_l, 1e-9), 1e-6))
         at = len(glob)
         out[at:at + CURVE_POINTS] = np.clip(curve, -1000.0, 1000.0)
         at += CURVE_POINTS
-        out[at:at + 3] = np.log(max(sols[0].cost_weighted, 1e-6)), self._even_action(curve), self._even_action(day_curve)
+        acts = self._curve_actions
+        out[at:at + 3] = np.log(max(sols[0].cost_weighted, 1e-6)), even_action(curve, acts), even_action(day_curve, acts)
         out[at + 3:at + 3 + CURVE_POINTS] = np.clip(day_curve, -1000.0, 1000.0)
         out[-1] = self._last_action
         return out
-
-    def _even_action(self, log_curve: np.ndarray) -> float:
-        return even_action(log_curve, self._curve_actions)
 
     def _forecast_curves(self) -> np.ndarray:
         """(T, CURVE_POINTS) water (L) of each hour's LP at the curve's prices on the day's forecast made at reset

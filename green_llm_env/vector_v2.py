@@ -63,8 +63,7 @@ class GreenLLMVectorEnvV2(VectorEnv):
         self.core = self._make_core((T, I, K, J, R))
         low, high = self.layout.bounds()
         self.single_observation_space = spaces.Box(low, high, dtype=np.float32)
-        width = J + 1 if self.config.action_mode == "price" else I * K * J  # the price mode: J + 1 prices
-        self.single_action_space = spaces.Box(-1.0, 1.0, (width,), dtype=np.float32)
+        self.single_action_space = spaces.Box(-1.0, 1.0, (self.config.action_size(),), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         if self.config.reward == "vector":

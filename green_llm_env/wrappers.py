@@ -192,7 +192,8 @@ class WaterPriceLP(gym.Wrapper):
             day = curve + self._future[base.t + 1:].sum(axis=0)
         day_logs = np.log(np.maximum(day / max(base.water_left_l, 1e-12), 1e-6))
         usd = max(sols[0].cost_weighted, 1e-6)
-        out[:] = [*g, logs[0], logs[1], self._last, self._even_action(logs[2:]), self._even_action(day_logs),
+        acts = self._curve_actions
+        out[:] = [*g, logs[0], logs[1], self._last, even_action(logs[2:], acts), even_action(day_logs, acts),
                   np.log(usd), np.log(usd * hours_left), *logs[2:], *day_logs]
         return out
 
@@ -227,9 +228,6 @@ class WaterPriceLP(gym.Wrapper):
                 self.forecast_failures += 1
                 out[t] = last * energy[t] / max(last_energy, 1e-12)
         return out
-
-    def _even_action(self, log_curve: np.ndarray) -> float:
-        return even_action(log_curve, self._curve_actions)
 
     def _solver(self) -> HourlyLP:
         base = self.env.unwrapped

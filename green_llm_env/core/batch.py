@@ -118,7 +118,7 @@ class BatchCore:
         self.net = network(J)
         self.mode = kernels.MAP_SOFTMAX if config.action_mode == "softmax" else kernels.MAP_PROJECT
         self.price_mode = config.action_mode == "price"  # the kernel then projects the price map's shares
-        self.action_dim = J + 1 if self.price_mode else N * J
+        self.action_dim = config.action_size()
         self.x = np.zeros((E, N, J))  # shares applied at the last step
         self._rows = np.zeros(E, np.int64)
         self._D = self.layout.size
@@ -258,7 +258,7 @@ class BatchCore:
         A batch of one, (1, N·J), is taken for E = 1 too. In the price mode: (J+1,) or (E, J+1), returned as
         (E, J+1)."""
         E, N, J = self.num_envs, self.N, self.J
-        width = J + 1 if self.price_mode else N * J
+        width = self.action_dim
         if type(action) is np.ndarray and action.shape[-1:] == (width,) and action.size == E * width \
                 and (action.ndim == 2 or E == 1) and action.dtype in _FLOATS:  # (E, width), or (width,) when E = 1
             a = np.ascontiguousarray(action).reshape(E, width)

@@ -132,6 +132,11 @@ class EnvConfig:
         """The generator keyword arguments as a dict."""
         return dict(self.generator_kwargs)
 
+    def action_size(self) -> int:
+        """Length of one env's action: I·K·J shares, or J + 1 prices in the price mode (`core.prices`)."""
+        _, I, K, J, _ = self.sizes()
+        return J + 1 if self.action_mode == "price" else I * K * J
+
     def sizes(self) -> tuple[int, int, int, int, int]:
         """(T, I, K, J, R) of the generated scenarios."""
         g = self.gen_kwargs
