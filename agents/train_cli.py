@@ -38,7 +38,8 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     p.add_argument("-n", "--n-timesteps", type=int, default=None,
                    help="total env steps (default: n_timesteps in the YAML); with --resume the new total")
     p.add_argument("--seed", type=int, default=None,
-                   help="random seed >= 0 (default, or -1 as in RL Zoo: drawn at random and recorded)")
+                   help="random seed >= 0 (default 0: the default run reproduces the shipped agent; -1 as in RL "
+                        "Zoo: drawn at random and recorded)")
     p.add_argument("-f", "--log-folder", default=None, help="log folder (default logs)")
     p.add_argument("--n-envs", type=int_at_least(1), default=None,
                    help="parallel envs (default: n_envs in the YAML, else 1 as in RL Zoo)")

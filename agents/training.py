@@ -150,6 +150,12 @@ class TrainRun:
         return gym.make(self.env_id, **self.env_kwargs)
 
 
+DEFAULT_SEED = 0
+"""The seed of a run that names none (CleanRL's convention, not RL Zoo's random one): on the same machine and
+software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_1``
+bit for bit (its config records seed 0). ``--seed -1`` draws one."""
+
+
 def random_seed() -> int:
     """A seed drawn from the OS's entropy, for ``--seed -1`` (RL Zoo's "random"); the run records it."""
     return int(np.random.SeedSequence().generate_state(1)[0] % (2**31 - 1))
@@ -206,7 +212,9 @@ def run_arguments(cli: dict[str, Any], error: Callable[[str], Any]) -> TrainRun:
     env_kwargs = kv_pairs(cli["env_kwargs"], "--env-kwargs")
     args["env_kwargs"] = env_kwargs
     args["hyperparams"] = kv_pairs(cli["hyperparams"], "--hyperparams")
-    if args.get("seed") is None or args["seed"] < 0:
+    if args.get("seed") is None:
+        args["seed"] = DEFAULT_SEED
+    elif args["seed"] < 0:
         args["seed"] = random_seed()
     return TrainRun(error, args, None, env_kwargs=env_kwargs)  # its folder: `make_env`, once the env builds
 

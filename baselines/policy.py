@@ -82,6 +82,8 @@ _BUILTIN: dict[str, tuple[str, str, dict[str, Any]]] = {
     "cheapest": ("baselines.heuristics", "CheapestPolicy", {}),
     "greenest": ("baselines.heuristics", "GreenestPolicy", {}),
     "renewable_first": ("baselines.heuristics", "RenewableFirstPolicy", {}),
+    "day_price": ("baselines.hybrid_rules", "DayPricePolicy", {}),
+    "constant_price": ("baselines.hybrid_rules", "ConstantPricePolicy", {}),
 }
 _FACTORIES: dict[str, Callable[..., Policy]] = {}
 _LOADERS: dict[str, Callable[..., Policy]] = {}

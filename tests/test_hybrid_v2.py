@@ -69,6 +69,33 @@ def test_the_day_curve_reads_the_forecast():
         gym.make(HYBRID_V2, forecast_noise=-0.1)
 
 
+def test_the_day_price_rule_reads_the_crossing_and_is_the_residual_agents_base():
+    """``day_price`` plays ``day_action + margin`` by name; with the exact day it is within 1% of the oracle on a
+    validation seed; it refuses a non-finite margin and an observation of another env; a residual with a zero
+    correction plays it exactly."""
+    from agents.policy import residual_action
+    from baselines import make_policy
+    from baselines.hybrid_rules import DayPricePolicy
+    from green_llm_env.hybrid_v2 import HYBRID_V2_FEATURES
+
+    rule = make_policy("day_price:margin=0.1")
+    assert isinstance(rule, DayPricePolicy) and rule.env_id == "GreenLLM-hybrid-v2" and rule.kind == "heuristic"
+    env = gym.make(HYBRID_V2, forecast_noise=0.0)
+    obs, _ = env.reset(seed=0, options={"scenario_seed": 902})
+    assert rule.act(obs)[0] == pytest.approx(obs[HYBRID_V2_FEATURES.index("day_action")] + 0.1, abs=1e-6)
+    assert np.array_equal(residual_action(rule, 0.25, obs, env.unwrapped, np.zeros(1, np.float32)),
+                          rule.act(obs).astype(np.float64))
+    total, oracle = _play(env, make_policy("day_price"), 902)
+    assert 0.0 <= (total - oracle) / oracle < 0.01
+    with pytest.raises(ValueError, match="margin"):
+        DayPricePolicy(margin=float("nan"))
+    with pytest.raises(ValueError, match="action"):
+        make_policy("constant_price:action=abc")
+    assert make_policy("constant_price:action=0.5").act(obs).tolist() == [0.5]
+    with pytest.raises(ValueError, match="day_action"):
+        rule.act(np.zeros(5, np.float32))
+
+
 def test_the_gap_reward_sums_to_minus_the_oracle_gap():
     from agents.oracle_reward import OracleGapReward
 
@@ -100,3 +127,26 @@ def test_the_shipped_hybrid_v2_agent_and_its_clone_load_and_play():
     for pol in (policy, clone):
         total, oracle = _play(env, pol, 900)
         assert 0.0 <= (total - oracle) / oracle < 0.05
+
+
+RESIDUAL = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-hybrid-v2_2"
+
+
+@pytest.mark.skipif(not RESIDUAL.is_dir(), reason="no shipped residual GreenLLM-hybrid-v2 agent")
+def test_the_shipped_residual_hybrid_plays_its_rule_plus_a_small_correction():
+    """GreenLLM-hybrid-v2_2 is residual on day_price:margin=0.1 (read back from its config.yml); its action stays
+    within 0.25 of the rule's, and its day on a validation seed is within 0.5 points of the rule's."""
+    pytest.importorskip("stable_baselines3")
+    from agents.policy import TrainedPolicy
+    from baselines import make_policy
+
+    policy = TrainedPolicy.load(RESIDUAL)
+    assert policy.env_id.endswith("GreenLLM-hybrid-v2") and policy.residual == "day_price:margin=0.1"
+    rule = make_policy("day_price:margin=0.1")
+    env = gym.make(HYBRID_V2)
+    obs, _ = env.reset(seed=0, options={"scenario_seed": 905})
+    policy.reset(env.unwrapped)
+    assert abs(float(policy.act(obs, env.unwrapped)[0]) - float(rule.act(obs)[0])) <= 0.25 + 1e-6
+    (agent_total, oracle), (rule_total, _) = _play(env, policy, 905), _play(env, rule, 905)
+    assert 0.0 <= (agent_total - oracle) / oracle < 0.05
+    assert abs(agent_total - rule_total) / oracle < 0.005

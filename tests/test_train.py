@@ -262,3 +262,20 @@ def test_the_default_trains_v2_natively_and_evaluates(tmp_path):
     assert policies["ppo"]["env"] == "GreenLLM-v2" and policies["oracle"]["env"] == "GreenLLM-v2"
     gaps = [float(r.split(",")[-1]) for r in (out / "results.csv").read_text().splitlines()[1:]]
     assert abs(min(gaps)) < 1e-9 and max(gaps) > 0.0  # the oracle replays to round-off; the brief run does not
+
+
+@pytest.mark.parametrize("flag, expected", [([], 0), (["--seed", "7"], 7), (["--seed", "-1"], None)])
+def test_seed_default_and_random(flag: list, expected: int | None) -> None:
+    """No --seed: seed 0 (the shipped default agent's, so the default run reproduces it); -1: drawn and >= 0."""
+    from agents.train_cli import build_parser
+    from agents.training import DEFAULT_SEED, run_arguments
+
+    def error(msg: str) -> None:
+        raise AssertionError(msg)
+
+    cli = vars(build_parser().parse_args(["--algo", "ppo", *flag]))
+    seed = run_arguments(cli, error).args["seed"]
+    assert isinstance(seed, int) and seed >= 0
+    assert seed == (expected if expected is not None else seed)
+    if not flag:
+        assert DEFAULT_SEED == 0
