@@ -30,7 +30,17 @@ def _finite(cls: str, key: str, value: Any) -> float:
     return float(value)
 
 
-class ConstantPricePolicy:
+class _HybridRule:
+    """What both rules share: evaluate.py's summary kind, the env they play, and no per-episode state."""
+
+    kind = "heuristic"
+    env_id = "GreenLLM-hybrid-v2"
+
+    def reset(self, env: Any) -> None:
+        """Nothing to prepare: a rule reads the observation only."""
+
+
+class ConstantPricePolicy(_HybridRule):
     """The same action every hour (the env clips it to [-1, 1]).
 
     Args:
@@ -38,22 +48,16 @@ class ConstantPricePolicy:
         action: the action in [-1, 1] (0: 0.01 $/L at the default price range).
     """
 
-    kind = "heuristic"
-    env_id = "GreenLLM-hybrid-v2"
-
     def __init__(self, name: str = "constant_price", action: float = 0.0) -> None:
         self.name = name
         self.action = _finite("ConstantPricePolicy", "action", action)
-
-    def reset(self, env: Any) -> None:
-        """Nothing to prepare."""
 
     def act(self, obs: Any, env: Any = None) -> np.ndarray:
         """``[action]`` (float32, shape (1,))."""
         return np.array([self.action], np.float32)
 
 
-class DayPricePolicy:
+class DayPricePolicy(_HybridRule):
     """``day_action + margin`` every hour (see the module docstring); the env clips the action to [-1, 1].
 
     Args:
@@ -61,19 +65,12 @@ class DayPricePolicy:
         margin: offset added to the crossing action (a finite number; > 0 keeps water back).
     """
 
-    kind = "heuristic"
-    env_id = "GreenLLM-hybrid-v2"
-
     def __init__(self, name: str = "day_price", margin: float = 0.0) -> None:
-        margin = _finite("DayPricePolicy", "margin", margin)
         from green_llm_env.hybrid_v2 import HYBRID_V2_FEATURES
 
         self.name = name
-        self.margin = float(margin)
+        self.margin = _finite("DayPricePolicy", "margin", margin)
         self._at = HYBRID_V2_FEATURES.index("day_action")
-
-    def reset(self, env: Any) -> None:
-        """Nothing to prepare: the rule reads the observation only."""
 
     def act(self, obs: Any, env: Any = None) -> np.ndarray:
         """``[day_action + margin]`` (float32, shape (1,)) of a GreenLLM-hybrid-v2 observation."""

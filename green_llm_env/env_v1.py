@@ -13,6 +13,7 @@ from .constraints import build_lp, objective_vector
 from .env import DEFAULT_PENALTY_FACTOR, DEFAULT_REWARD_SCALE, GreenLLMEnv, ScenarioTables, safety_layer
 from .guard import feasibility_guard, least_water_of
 from .highs import pass_lp, silent_highs
+from .observation import lognormal_factors
 from .observation_v1 import V1Layout, v1_table
 from .scenario import Scenario
 
@@ -164,8 +165,7 @@ class GreenLLMEnvV1(GreenLLMEnv):
 
     def _observation_table(self, tab: ScenarioTables, noise: dict[str, np.ndarray] | None) -> np.ndarray:
         if noise is not None and "water_l_per_kwh" not in noise:  # drawn after v0's draws (theirs unchanged)
-            f = np.exp(self.forecast_noise * self.np_random.standard_normal((tab.coef.T, tab.coef.T, self.J))
-                       - 0.5 * self.forecast_noise ** 2)
+            f = lognormal_factors(self.np_random, (tab.coef.T, tab.coef.T, self.J), self.forecast_noise)
             f[:, 0] = 1.0
             noise["water_l_per_kwh"] = f
         s = tab.scenario

@@ -39,6 +39,7 @@ from gymnasium import spaces
 
 from .core.features import GLOBAL_FEATURES
 from .hourly import HourlyLP, check_price_action, check_price_range, even_action
+from .observation import lognormal_factors
 
 __all__ = ["CURVE_POINTS", "DEFAULT_FORECAST_NOISE", "DEFAULT_PRICE_RANGE", "HYBRID_V2_FEATURES", "WaterPriceLPV2",
            "make_hybrid_env_v2"]
@@ -165,7 +166,7 @@ class WaterPriceLPV2(gym.Env):
 
         def noisy(a: np.ndarray) -> np.ndarray:
             a = np.asarray(a, np.float64)
-            f = np.exp(sig * self.np_random.standard_normal(a.shape) - 0.5 * sig ** 2) if sig > 0 else np.ones(a.shape)
+            f = lognormal_factors(self.np_random, a.shape, sig) if sig > 0 else np.ones(a.shape)
             f[0] = 1.0
             return a * f
 

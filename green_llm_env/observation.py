@@ -33,7 +33,7 @@ import numpy as np
 from .cost import Coefficients
 
 __all__ = ["FORECAST_KEYS", "NamedParts", "ObservationLayout", "SCALES", "forecast_noise_factors", "forecast_values",
-           "observation_table", "split"]
+           "lognormal_factors", "observation_table", "split"]
 
 SCALES = {"demand": 1000.0, "price": 0.2, "renewable": 100.0, "carbon": 0.5, "carbon_price": 0.05}
 """Divisors that bring each raw feature (queries/slot, $/kWh, kW, kg/kWh, $/kg) to O(1)."""
@@ -120,6 +120,13 @@ def split(obs: np.ndarray, I: int, K: int, J: int, forecast_hours: int = 0) -> d
     return ObservationLayout(I, K, J, forecast_hours).split(obs)
 
 
+def lognormal_factors(rng: np.random.Generator, shape: tuple[int, ...], sigma: float) -> np.ndarray:
+    """Mean-one lognormal forecast-error factors ``exp(σz - σ²/2)`` of ``shape`` (one ``standard_normal`` draw
+    of that shape from ``rng``): the one formula of v0/v1's forecasts, v1's water forecast and the hybrid-v2 day
+    forecast."""
+    return np.exp(sigma * rng.standard_normal(shape) - 0.5 * sigma * sigma)
+
+
 def forecast_noise_factors(rng: np.random.Generator, T: int, I: int, K: int, J: int,
                            sigma: float) -> dict[str, np.ndarray] | None:
     """Mean-one lognormal factors ``(T, T, ...)`` indexed [slot seen from, lead h], lead 0 exact; None if σ=0.
@@ -130,7 +137,7 @@ def forecast_noise_factors(rng: np.random.Generator, T: int, I: int, K: int, J: 
         return None
     out = {}
     for key, tail in (("price", (J,)), ("renewable_kw", (J,)), ("carbon", (J,)), ("demand", (I, K))):
-        f = np.exp(sigma * rng.standard_normal((T, T) + tail) - 0.5 * sigma * sigma)
+        f = lognormal_factors(rng, (T, T) + tail, sigma)
         f[:, 0] = 1.0
         out[key] = f
     return out
