@@ -19,7 +19,8 @@ seed through the environment (`baselines.rollout.play_episode`), and ``gap_pct``
 ``(cost_weighted + penalty - oracle_cost_weighted) / oracle_cost_weighted * 100``.
 
 Policy specs (`baselines.policy.make_policy`): registered names (``oracle``, ``mpc``, ``mpc_noisy``,
-``myopic``, ``uniform``, ``nearest``, ``cheapest``, ``greenest``, ``renewable_first``), options
+``myopic``, ``uniform``, ``nearest``, ``cheapest``, ``greenest``, ``renewable_first``; ``day_price``,
+``constant_price`` and ``forecast_lp``, which play GreenLLM-hybrid-v2), options
 (``mpc:horizon=6``), or ``name=path`` for trained agents (loaders registered by ``agents``). A policy's
 own ``env_kwargs`` (``mpc_noisy``: ``forecast_noise`` 0.1, set with ``mpc_noisy:noise=0.2``; an agent: its
 training observation settings) override ``--env-kwargs`` for its environment; summary.md lists them.

@@ -80,15 +80,10 @@ class OraclePriceExpert:
 
     def label(self, env: Any) -> np.ndarray:
         """The expert's action in the env's current state (solves the LP of the hours left)."""
-        from baselines import InfeasibleScenarioError, solve
-        from baselines.mpc import window
+        from baselines.mpc import hours_left_dual
 
-        base = env.unwrapped
-        price = _water_price(base)
-        left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 0.0)
-        try:
-            dual = solve(window(base.scenario, base.t, base.horizon, left), base.weights, water_price=price).water_dual
-        except (InfeasibleScenarioError, ValueError):  # less water than the hours left need: price it high
+        dual = hours_left_dual(env.unwrapped)
+        if dual is None:  # less water than the hours left need: price it high
             return np.ones(1, np.float32)
         return self._action(env, dual)
 

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--paired", default=None, metavar="A:B[,C:D]",
                    help="paired differences to report: gap of A minus gap of B on each seed, e.g. "
-                        "ppo:ppo_clone (policy labels as in the summary)")
+                        "ppo:ppo_clone (policy labels as in the summary; a label may hold ':', as in "
+                        "day_price:margin=0.1:cap=true:day_price:margin=0.1)")
     return p
 
 
@@ -145,7 +146,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
 
 
 def _paired(text: str | None, policies: list[str]) -> list[tuple[str, str]]:
-    """--paired ``"A:B,C:D"`` -> [(A, B), (C, D)], each a policy label of --policies."""
+    """--paired ``"A:B,C:D"`` -> [(A, B), (C, D)], each a policy label of --policies. A label may hold ':'
+    (``day_price:margin=0.1``): a pair splits at the ':' where both sides are labels."""
     if not text:
         return []
     from baselines.policy import spec_label
@@ -153,13 +155,23 @@ def _paired(text: str | None, policies: list[str]) -> list[tuple[str, str]]:
     labels = [spec_label(s) for s in policies]
     out = []
     for part in text.split(","):
-        a, sep, b = part.strip().partition(":")
-        if not sep or not a or not b:
+        part = part.strip()
+        cuts = [i for i, ch in enumerate(part) if ch == ":"]
+        if not cuts:
+            raise CliError(f"--paired takes A:B pairs of policy labels; got {part!r}")
+        both = [(part[:i], part[i + 1:]) for i in cuts if part[:i] in labels and part[i + 1:] in labels]
+        if len(both) == 1:
+            out.append(both[0])
+            continue
+        if len(both) > 1:
+            raise CliError(f"--paired: {part!r} splits into two labels in more than one way: {both}")
+        a, _, b = part.partition(":")
+        if not a or not b:
             raise CliError(f"--paired takes A:B pairs of policy labels; got {part!r}")
         for name in (a, b):
             if name not in labels:
                 raise CliError(f"--paired: {name!r} is not one of the policies' labels {labels}")
-        out.append((a, b))
+        raise CliError(f"--paired: {part!r} does not split into two of the policies' labels {labels}")
     return out
 
 

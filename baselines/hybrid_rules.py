@@ -1,5 +1,6 @@
 """Rules for ``GreenLLM-hybrid-v2`` (the hour's water price as the action): play where the day's forecast crosses
-the water left, plus a margin (`DayPricePolicy`), or one price all day (`ConstantPricePolicy`).
+the water left, plus a margin (`DayPricePolicy`), the water dual of the LP of the hours left on the same
+forecast (`ForecastLPPolicy`), or one price all day (`ConstantPricePolicy`).
 
 `green_llm_env.hybrid_v2` shows each hour the action ``day_action`` at which the water of this hour plus the
 later hours (those from the LPs of the day's forecast made at reset, σ = 0.1 noise) equals the water left. Played
@@ -9,6 +10,18 @@ costs μ_w per litre beyond the budget. Measured with evaluate.py on validation 
 margin 0 1.167%, 0.05 0.833%, 0.1 0.574%, 0.15 0.538%; with the exact day (``forecast_noise:0.0``) margin 0
 scores 0.138%. It is the base that the residual hybrid agent corrects (``ResidualAction`` on
 ``day_price:margin=0.1`` in hyperparams/ppo.yml).
+
+``day_price:cap=true`` and ``forecast_lp`` never price water above μ_w: v2 charges μ_w for a litre beyond the
+budget, so a dearer hour is never worth it (an hour whose water still runs over is priced exactly by the env).
+On validation seeds 900-999 the cap lowers ``day_price:margin=0.1`` from 0.588% to 0.566% (better on 8 seeds,
+worse on none; held-out 1000-1099: 0.570% -> 0.557%). It is off by default, so that ``day_price:margin=0.1``,
+the published rule and the shipped residual agent's base, keeps its numbers.
+
+``forecast_lp`` (`ForecastLPPolicy`) is the planner with the same information: each hour, the water dual of the
+LP over the hours left (this hour exact, later hours the env's ``forecast_scenario``, the budget the water
+left, litres beyond it at μ_w), plus a margin. It is the certainty-equivalent reference of the rules above, and
+the fair floor of what this forecast allows without hedging: on held-out seeds 1000-1099 it scores 1.019%
+(margin 0) and 0.607% (margin 0.1), the ``day_price`` rule with its margin 0.570%.
 
 ``constant_price`` (action 0 by default: 0.01 $/L, the middle of the range on its log scale) is what an
 untrained policy of the from-scratch track plays (its mean action is about 0): the reference its learning
@@ -21,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ConstantPricePolicy", "DayPricePolicy"]
+__all__ = ["ConstantPricePolicy", "DayPricePolicy", "ForecastLPPolicy"]
 
 
 def _finite(cls: str, key: str, value: Any) -> float:
@@ -57,19 +70,33 @@ class ConstantPricePolicy(_HybridRule):
         return np.array([self.action], np.float32)
 
 
+def _capped(action: float, env: Any) -> np.ndarray:
+    """``[min(action, the action of μ_w)]`` (float32, shape (1,)) in a GreenLLM-hybrid-v2 env (its
+    ``water_price`` and ``action_of``); ``[action]`` when ``env`` is None."""
+    if env is not None:
+        action = min(action, float(env.action_of(float(env.water_price))))
+    return np.array([action], np.float32)
+
+
 class DayPricePolicy(_HybridRule):
-    """``day_action + margin`` every hour (see the module docstring); the env clips the action to [-1, 1].
+    """``day_action + margin`` every hour (see the module docstring); with ``cap``, at most μ_w's action (read
+    from the env that evaluate.py and ``ResidualAction`` pass). The env clips the action to [-1, 1].
 
     Args:
         name: label in results.
         margin: offset added to the crossing action (a finite number; > 0 keeps water back).
+        cap: never play a price above μ_w, v2's price of a litre beyond the budget (off by default: the
+            published rule).
     """
 
-    def __init__(self, name: str = "day_price", margin: float = 0.0) -> None:
+    def __init__(self, name: str = "day_price", margin: float = 0.0, cap: bool = False) -> None:
         from green_llm_env.hybrid_v2 import HYBRID_V2_FEATURES
 
         self.name = name
         self.margin = _finite("DayPricePolicy", "margin", margin)
+        if not isinstance(cap, (bool, np.bool_)):
+            raise ValueError(f"DayPricePolicy cap must be true or false; got {cap!r}")
+        self.cap = bool(cap)
         self._at = HYBRID_V2_FEATURES.index("day_action")
 
     def act(self, obs: Any, env: Any = None) -> np.ndarray:
@@ -78,4 +105,36 @@ class DayPricePolicy(_HybridRule):
         if obs.shape[0] <= self._at:
             raise ValueError(f"DayPricePolicy reads GreenLLM-hybrid-v2's observation (feature 'day_action' at "
                              f"{self._at}); got an observation of length {obs.shape[0]}")
-        return np.array([obs[self._at] + self.margin], np.float32)
+        if self.cap and env is None:
+            raise ValueError("day_price:cap=true reads μ_w from the env: pass the GreenLLM-hybrid-v2 env as "
+                             "act(obs, env)")
+        return _capped(float(obs[self._at]) + self.margin, env if self.cap else None)
+
+
+class ForecastLPPolicy(_HybridRule):
+    """Each hour the water dual of the LP over the hours left on the env's forecast, plus ``margin``, at most
+    μ_w's action (see the module docstring). One LP of the hours left per hour (about 40 ms at 9 x 9 x 24).
+
+    Args:
+        name: label in results.
+        margin: offset added to the dual's action (a finite number; > 0 keeps water back).
+    """
+
+    kind = "mpc_noisy"
+
+    def __init__(self, name: str = "forecast_lp", margin: float = 0.0) -> None:
+        self.name = name
+        self.margin = _finite("ForecastLPPolicy", "margin", margin)
+
+    def act(self, obs: Any, env: Any = None) -> np.ndarray:
+        """``[action of the dual + margin]`` (float32, shape (1,)); ``env`` is the GreenLLM-hybrid-v2 env."""
+        from baselines.mpc import hours_left_dual
+
+        seen = getattr(env, "forecast_scenario", None)
+        if seen is None:
+            raise ValueError("ForecastLPPolicy plans on GreenLLM-hybrid-v2's forecast_scenario: pass the env "
+                             "(after reset) as act(obs, env)")
+        dual = hours_left_dual(env.base, seen)
+        if dual is None:  # a forecast the hours left cannot host: price at μ_w
+            dual = float(env.water_price)
+        return _capped(env.action_of(max(dual, 1e-300)) + self.margin, env)

@@ -51,7 +51,7 @@ from .policy import to_action  # noqa: F401 (re-exported: baselines.mpc.to_actio
 from green_llm_env.highs import PRIMAL_FEASIBILITY_TOL, silent_highs
 
 __all__ = ["TIME_FIELDS", "MPCPolicy", "WindowSolver", "WindowInfeasible", "window", "forecast_overrides",
-           "to_action"]
+           "hours_left_dual", "to_action"]
 
 TIME_FIELDS = ("lam", "c", "theta", "P_w", "P_max", "WUE", "EWIF", "beta")
 """Scenario fields with a leading time axis (sliced by `window`)."""
@@ -89,6 +89,27 @@ def forecast_overrides(forecast: dict[str, np.ndarray], n: int | None = None) ->
             arr = np.asarray(forecast[key], dtype=np.float64)
             out[field] = arr if n is None else arr[:n]
     return out
+
+
+def hours_left_dual(base: Any, forecast: Scenario | None = None) -> float | None:
+    """The water dual ($/L) of the LP of the hours left of ``base``'s episode (a GreenLLM env after reset: its
+    ``scenario``, ``t``, ``horizon``, ``water_left_l``, ``weights``) with the water left as budget: v2's LP
+    (litres beyond it at ``base.water_price``, the water left floored at 0) where the env has that price, else a
+    hard budget. Hour ``t`` is exact; the later hours are ``forecast``'s (a Scenario of the same day) when given.
+    None when that LP has no solution (a forecast the hours cannot host, or too little water on v1)."""
+    from .oracle import solve
+    from .result import InfeasibleScenarioError
+
+    price = getattr(base, "water_price", None)
+    left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 0.0)
+    t, real = int(base.t), base.scenario
+    hours = {} if forecast is None else {
+        f: np.concatenate([getattr(real, f)[t:t + 1], getattr(forecast, f)[t + 1:]]) for f in TIME_FIELDS}
+    try:
+        day = window(real, t, int(base.horizon), left, **hours)
+        return float(solve(day, base.weights, water_price=None if price is None else float(price)).water_dual)
+    except (InfeasibleScenarioError, ValueError):
+        return None
 
 
 class WindowInfeasible(RuntimeError):

@@ -84,6 +84,7 @@ _BUILTIN: dict[str, tuple[str, str, dict[str, Any]]] = {
     "renewable_first": ("baselines.heuristics", "RenewableFirstPolicy", {}),
     "day_price": ("baselines.hybrid_rules", "DayPricePolicy", {}),
     "constant_price": ("baselines.hybrid_rules", "ConstantPricePolicy", {}),
+    "forecast_lp": ("baselines.hybrid_rules", "ForecastLPPolicy", {}),
 }
 _FACTORIES: dict[str, Callable[..., Policy]] = {}
 _LOADERS: dict[str, Callable[..., Policy]] = {}

@@ -14,8 +14,9 @@ of the hour's cost at the lowest price, the last action, and the day's response:
 with ``D`` the hour's water plus the later hours' water at μ_q, those from the LPs of a forecast of the rest of
 the day made at reset (``forecast_noise`` σ: every future demand, price, carbon intensity, renewable power and
 water per kWh times a mean-one lognormal factor ``exp(σz - σ²/2)``, as GreenLLM-v1's ``mpc_noisy``; σ = 0 gives
-the exact day), with the actions where the hour's and the day's curves cross their even share (``hour_action``,
-``day_action``, interpolated; ±1.5 beyond the range). Reward, termination and ``info`` are v2's
+the exact day; the forecast itself is kept as ``forecast_scenario``), with the actions where the hour's and
+the day's curves cross their even share (``hour_action``, ``day_action``, interpolated; ±1.5 beyond the range).
+Reward, termination and ``info`` are v2's
 (``info["hour_water_price"]`` added, at reset too: the $/L the LP used, 0 at reset).
 
 The day's features matter: an MLP cloned on 300 expert episodes predicts the oracle's price (which varies about
@@ -91,6 +92,7 @@ class WaterPriceLPV2(gym.Env):
         self._lp_key: Any = None
         self._last_action = 0.0
         self._future: np.ndarray | None = None
+        self.forecast_scenario: Any = None  # the day as forecast at reset (hour 0 exact), the curves' source
         self.forecast_failures = 0  # forecast hours whose LP had no solution (the previous hour's curve is used)
 
     def price(self, action: Any) -> float:
@@ -157,7 +159,8 @@ class WaterPriceLPV2(gym.Env):
 
     def _forecast_curves(self) -> np.ndarray:
         """(T, CURVE_POINTS) water (L) of each hour's LP at the curve's prices on the day's forecast made at reset
-        (`forecast_noise`; hour 0 exact, it is the hour being played)."""
+        (`forecast_noise`; hour 0 exact, it is the hour being played), kept as ``forecast_scenario`` (a Scenario) for
+        policies that plan on the same forecast (``baselines.hybrid_rules.ForecastLPPolicy``)."""
         from . import cost
 
         base = self.env.unwrapped
@@ -173,6 +176,7 @@ class WaterPriceLPV2(gym.Env):
         water = noisy(np.ones_like(np.asarray(s.WUE, np.float64)))  # water per kWh: WUE/PUE + EWIF, one factor
         seen = s.replace(lam=noisy(s.lam), c=noisy(s.c), theta=noisy(s.theta), P_w=noisy(s.P_w),
                          WUE=np.asarray(s.WUE, np.float64) * water, EWIF=np.asarray(s.EWIF, np.float64) * water)
+        self.forecast_scenario = seen
         lp = HourlyLP(cost.coefficients(seen), base.weights)
         out = np.zeros((s.T, CURVE_POINTS))
         last = np.zeros(CURVE_POINTS)

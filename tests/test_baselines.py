@@ -268,7 +268,7 @@ def test_to_action_lands_on_the_simplex():
 # ------------------------------------------------------------------------------ registry
 def test_registry_builds_every_builtin():
     for name in ("oracle", "mpc", "mpc_noisy", "myopic", "uniform", "nearest", "cheapest", "greenest",
-                 "renewable_first", "day_price", "constant_price"):
+                 "renewable_first", "day_price", "constant_price", "forecast_lp"):
         p = make_policy(name)
         assert isinstance(p, Policy) and p.name == name
         assert name in available_policies()

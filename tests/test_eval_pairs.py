@@ -41,3 +41,14 @@ def test_paired_flag_names_policies_it_knows(tmp_path):
         parse_args(["--policies", "myopic,uniform", "--out", str(tmp_path), "--paired", "myopic:oracle"])
     with pytest.raises(CliError, match="A:B"):
         parse_args(["--policies", "myopic,uniform", "--out", str(tmp_path), "--paired", "myopic"])
+
+
+def test_paired_labels_may_hold_colons(tmp_path):
+    """A pair splits at the ':' where both sides are labels, so a spec with options can come first."""
+    pol = "day_price:margin=0.1:cap=true,day_price:margin=0.1,myopic"
+    cfg = parse_args(["--policies", pol, "--out", str(tmp_path), "--paired",
+                      "day_price:margin=0.1:cap=true:day_price:margin=0.1,myopic:day_price:margin=0.1"])
+    assert cfg.paired == [("day_price:margin=0.1:cap=true", "day_price:margin=0.1"),
+                          ("myopic", "day_price:margin=0.1")]
+    with pytest.raises(CliError, match="not one of the policies"):
+        parse_args(["--policies", pol, "--out", str(tmp_path), "--paired", "day_price:margin=0.2:myopic"])

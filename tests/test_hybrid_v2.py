@@ -96,6 +96,36 @@ def test_the_day_price_rule_reads_the_crossing_and_is_the_residual_agents_base()
         rule.act(np.zeros(5, np.float32))
 
 
+def test_the_capped_rule_and_the_forecast_planner():
+    """``day_price:cap=true`` never prices water above mu_w and needs the env to read it; ``forecast_lp`` plans on
+    the env's ``forecast_scenario`` (the exact day at sigma 0, where it replays the oracle within 0.1%; hour 0
+    exact and later hours off at sigma 0.1) and refuses to act without the env."""
+    from baselines import make_policy
+
+    env = gym.make(HYBRID_V2, forecast_noise=0.0)
+    obs, _ = env.reset(seed=0, options={"scenario_seed": 902})
+    hyb = env.unwrapped
+    top = hyb.action_of(hyb.water_price)
+    assert top < 1.0
+    assert make_policy("day_price:margin=5:cap=true").act(obs, hyb)[0] == pytest.approx(top, abs=1e-6)
+    assert make_policy("day_price:margin=5").act(obs, hyb)[0] > 1.0  # off by default: the published rule
+    with pytest.raises(ValueError, match="cap"):
+        make_policy("day_price:cap=true").act(obs)
+    with pytest.raises(ValueError, match="cap"):
+        make_policy("day_price:cap=yes")
+    assert np.array_equal(hyb.forecast_scenario.lam, hyb.scenario.lam)
+    planner = make_policy("forecast_lp")
+    assert planner.kind == "mpc_noisy" and planner.env_id == "GreenLLM-hybrid-v2"
+    with pytest.raises(ValueError, match="forecast_scenario"):
+        planner.act(obs)
+    total, oracle = _play(env, planner, 902)
+    assert 0.0 <= (total - oracle) / oracle < 1e-3
+    noisy = gym.make(HYBRID_V2).unwrapped
+    noisy.reset(seed=0, options={"scenario_seed": 902})
+    seen, real = noisy.forecast_scenario, noisy.scenario
+    assert np.array_equal(seen.lam[0], real.lam[0]) and not np.allclose(seen.lam[1:], real.lam[1:])
+
+
 def test_the_gap_reward_sums_to_minus_the_oracle_gap():
     from agents.oracle_reward import OracleGapReward
 
