@@ -35,6 +35,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 
+from baselines.rollout import env_water_price
+
 from .settings import (WARM_START_CALLBACK, WARM_START_EXPERT, WARM_START_KEYS, AgentSettings, SettingError,
                        read_agent_settings)
 
@@ -47,13 +49,6 @@ DAGGER_ROUND = 100
 
 PRETRAIN_SEED0 = 10_000
 """First scenario seed of the imitation data (the training seeds; never the validation or test seeds)."""
-
-
-def _water_price(base: Any) -> float | None:
-    """GreenLLM-v2's $/L beyond the water budget of the episode (``base.water_price``; the hybrid-v2 env forwards
-    it), None on v1 (a hard budget)."""
-    price = getattr(base, "water_price", None)
-    return None if price is None else float(price)
 
 
 class OraclePriceExpert:
@@ -73,7 +68,8 @@ class OraclePriceExpert:
         from baselines import solve
 
         base = env.unwrapped
-        self.action = self._action(env, solve(base.scenario, base.weights, water_price=_water_price(base)).water_dual)
+        dual = solve(base.scenario, base.weights, water_price=env_water_price(base)).water_dual
+        self.action = self._action(env, dual)
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return self.action
@@ -101,7 +97,7 @@ class OraclePlanExpert:
         from baselines import solve
 
         base = env.unwrapped
-        self.plan = solve(base.scenario, base.weights, water_price=_water_price(base)).plan
+        self.plan = solve(base.scenario, base.weights, water_price=env_water_price(base)).plan
 
     def act(self, obs: Any, env: Any) -> np.ndarray:
         return np.asarray(self.plan[int(env.unwrapped.t)], np.float32).reshape(-1)
@@ -112,7 +108,7 @@ class OraclePlanExpert:
         from baselines.mpc import window
 
         base = env.unwrapped
-        price = _water_price(base)
+        price = env_water_price(base)
         try:
             left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 1e-6)
             plan = solve(window(base.scenario, base.t, base.horizon, left), base.weights, water_price=price).plan
@@ -475,7 +471,7 @@ def pretrain(model: Any, make_env: Callable[[], Any], expert_name: str, episodes
     env = make_env()
     expert = EXPERTS[expert_name]()
     n_fits = 1 + -(-int(dagger_episodes) // DAGGER_ROUND)
-    batched = expert_name == "oracle_plan" and _water_price(env.unwrapped) is not None  # GreenLLM-v2
+    batched = expert_name == "oracle_plan" and env_water_price(env.unwrapped) is not None  # GreenLLM-v2
     step = V2_BATCH if batched else 1
 
     def bar(total: int, desc: str, unit: str) -> Any:

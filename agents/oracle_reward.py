@@ -23,10 +23,10 @@ __all__ = ["OracleGapReward", "oracle_hourly_costs"]
 def oracle_hourly_costs(base: Any) -> tuple[np.ndarray, float]:
     """(the oracle's weighted cost of each hour (T,) $, its objective $) for the episode of ``base`` (a GreenLLM
     env or hybrid env after reset; on v2 the oracle of ``water_price``, its overrun charged to the last hour)."""
-    from baselines.rollout import oracle_result
+    from baselines.rollout import env_water_price, oracle_result
     from green_llm_env import cost
 
-    price = getattr(base, "water_price", None)
+    price = env_water_price(base)
     res = oracle_result(base.scenario, base.weights, water_price=price)
     coef = cost.coefficients(base.scenario) if getattr(base, "coef", None) is None else base.coef
     w = np.asarray(base.weights, np.float64)

@@ -156,22 +156,17 @@ def _paired(text: str | None, policies: list[str]) -> list[tuple[str, str]]:
     out = []
     for part in text.split(","):
         part = part.strip()
-        cuts = [i for i, ch in enumerate(part) if ch == ":"]
-        if not cuts:
-            raise CliError(f"--paired takes A:B pairs of policy labels; got {part!r}")
-        both = [(part[:i], part[i + 1:]) for i in cuts if part[:i] in labels and part[i + 1:] in labels]
-        if len(both) == 1:
-            out.append(both[0])
-            continue
+        both = [(part[:i], part[i + 1:]) for i, ch in enumerate(part)
+                if ch == ":" and part[:i] in labels and part[i + 1:] in labels]
         if len(both) > 1:
             raise CliError(f"--paired: {part!r} splits into two labels in more than one way: {both}")
-        a, _, b = part.partition(":")
-        if not a or not b:
-            raise CliError(f"--paired takes A:B pairs of policy labels; got {part!r}")
-        for name in (a, b):
-            if name not in labels:
-                raise CliError(f"--paired: {name!r} is not one of the policies' labels {labels}")
-        raise CliError(f"--paired: {part!r} does not split into two of the policies' labels {labels}")
+        if not both:  # name the first side of the first split that is not a label
+            a, _, b = part.partition(":")
+            if not a or not b:
+                raise CliError(f"--paired takes A:B pairs of policy labels; got {part!r}")
+            missing = a if a not in labels else b
+            raise CliError(f"--paired: {missing!r} is not one of the policies' labels {labels}")
+        out.append(both[0])
     return out
 
 

@@ -72,10 +72,8 @@ class ConstantPricePolicy(_HybridRule):
 
 def _capped(action: float, env: Any) -> np.ndarray:
     """``[min(action, the action of μ_w)]`` (float32, shape (1,)) in a GreenLLM-hybrid-v2 env (its
-    ``water_price`` and ``action_of``); ``[action]`` when ``env`` is None."""
-    if env is not None:
-        action = min(action, float(env.action_of(float(env.water_price))))
-    return np.array([action], np.float32)
+    ``water_price`` and ``action_of``)."""
+    return np.array([min(action, float(env.action_of(float(env.water_price))))], np.float32)
 
 
 class DayPricePolicy(_HybridRule):
@@ -105,10 +103,13 @@ class DayPricePolicy(_HybridRule):
         if obs.shape[0] <= self._at:
             raise ValueError(f"DayPricePolicy reads GreenLLM-hybrid-v2's observation (feature 'day_action' at "
                              f"{self._at}); got an observation of length {obs.shape[0]}")
-        if self.cap and env is None:
+        action = float(obs[self._at]) + self.margin
+        if not self.cap:
+            return np.array([action], np.float32)
+        if env is None:
             raise ValueError("day_price:cap=true reads μ_w from the env: pass the GreenLLM-hybrid-v2 env as "
                              "act(obs, env)")
-        return _capped(float(obs[self._at]) + self.margin, env if self.cap else None)
+        return _capped(action, env)
 
 
 class ForecastLPPolicy(_HybridRule):

@@ -99,15 +99,16 @@ def hours_left_dual(base: Any, forecast: Scenario | None = None) -> float | None
     None when that LP has no solution (a forecast the hours cannot host, or too little water on v1)."""
     from .oracle import solve
     from .result import InfeasibleScenarioError
+    from .rollout import env_water_price
 
-    price = getattr(base, "water_price", None)
+    price = env_water_price(base)
     left = float(base.water_left_l) if price is None else max(float(base.water_left_l), 0.0)
     t, real = int(base.t), base.scenario
     hours = {} if forecast is None else {
         f: np.concatenate([getattr(real, f)[t:t + 1], getattr(forecast, f)[t + 1:]]) for f in TIME_FIELDS}
     try:
         day = window(real, t, int(base.horizon), left, **hours)
-        return float(solve(day, base.weights, water_price=None if price is None else float(price)).water_dual)
+        return float(solve(day, base.weights, water_price=price).water_dual)
     except (InfeasibleScenarioError, ValueError):
         return None
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .oracle import OracleResult
 from .policy import to_action
-from .rollout import oracle_result
+from .rollout import env_water_price, oracle_result
 
 __all__ = ["OraclePolicy"]
 
@@ -35,7 +35,7 @@ class OraclePolicy:
 
     def reset(self, env: Any) -> None:
         # GreenLLM-v2 charges water beyond the budget at env.water_price: solve that objective (elastic row)
-        price = getattr(env, "water_price", None)
+        price = env_water_price(env)
         # `oracle_result`: the solve of this (scenario, weights, price) that scored the gap, if one did
         self.result = oracle_result(env.scenario, env.weights, water_price=price, tie_break=self.tie_break)
 

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["oracle_gap", "oracle_result", "play_episode"]
+__all__ = ["env_water_price", "oracle_gap", "oracle_result", "play_episode"]
 
 
 def play_episode(env: Any, policy: Any, seed: int | None = None, options: dict[str, Any] | None = None,
@@ -41,6 +41,13 @@ def play_episode(env: Any, policy: Any, seed: int | None = None, options: dict[s
             on_step(hour, reward, info)
         if terminated or truncated:
             return steps
+
+
+def env_water_price(base: Any) -> float | None:
+    """GreenLLM-v2's $/L beyond the water budget of the episode (``base.water_price``; the hybrid-v2 env forwards
+    it), None on v0/v1 (a hard budget)."""
+    price = getattr(base, "water_price", None)
+    return None if price is None else float(price)
 
 
 def oracle_gap(score: float, oracle: float) -> float:

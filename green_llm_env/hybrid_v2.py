@@ -16,8 +16,8 @@ the day made at reset (``forecast_noise`` σ: every future demand, price, carbon
 water per kWh times a mean-one lognormal factor ``exp(σz - σ²/2)``, as GreenLLM-v1's ``mpc_noisy``; σ = 0 gives
 the exact day; the forecast itself is kept as ``forecast_scenario``), with the actions where the hour's and
 the day's curves cross their even share (``hour_action``, ``day_action``, interpolated; ±1.5 beyond the range).
-Reward, termination and ``info`` are v2's
-(``info["hour_water_price"]`` added, at reset too: the $/L the LP used, 0 at reset).
+Reward, termination and ``info`` are v2's (``info["hour_water_price"]`` added, at reset too: the $/L the LP
+used, 0 at reset).
 
 The day's features matter: an MLP cloned on 300 expert episodes predicts the oracle's price (which varies about
 250x across scenarios) at hour 0 of validation scenarios 900-949 with an RMS error of 0.29 in action units (a
