@@ -132,8 +132,11 @@ def _main(argv: list[str] | None = None) -> int:
     steps.find_start(run)  # step 4: the model
     env = steps.normalize(run, env)
     model = steps.make_model(run, env)
+    steps.check_analytic(run, model)
     steps.write_run_files(run, [sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     code = steps.run_warm_start(run, model, env)  # step 5: the warm start
+    if code is None:
+        code = steps.run_analytic(run, model, env)  # and the analytic stage, if the entry has one
     if code is not None:
         return code
     return learn(run, model, env)

@@ -56,9 +56,9 @@ from typing import Any
 
 from baselines.policy import parse_value
 
-from .settings import (AGENT_KEYS, AGENT_WRAPPERS, OFF_VALUES, WARM_START_CALLBACK, WARM_START_EXPERT,  # noqa: F401
-                       WARM_START_KEYS, AgentSettings, _integer, is_off as _is_off, named_entries, read_agent_settings,
-                       scaled_warm_start, zoo_entries)
+from .settings import (AGENT_KEYS, AGENT_WRAPPERS, OFF_VALUES, STAGE_CALLBACKS, WARM_START_CALLBACK,  # noqa: F401
+                       AgentSettings, _integer, is_off as _is_off, named_entries,
+                       read_agent_settings, scaled_warm_start, zoo_entries)
 
 import numpy as np
 import yaml
@@ -83,7 +83,7 @@ HYPERPARAMS_DIR = _hyperparams_dir()
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
-            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
+            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "analytic_iters", "analytic_envs", "analytic_lr", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
 _UNSUPPORTED = ("vec_env_wrapper", "frame_stack", "normalize_kwargs")
@@ -102,21 +102,29 @@ def import_dotted(name: str) -> Any:
 
 def zoo_overrides(entry: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     """``overrides`` (train.py's ``--hyperparams``) as RL Zoo reads them over the YAML ``entry``: the flat
-    warm-start keys (``pretrain``, ``pretrain_episodes``, ...) folded into the ``callback`` list, so that
-    ``pretrain:none`` drops `WARM_START_CALLBACK` there too (Zoo would hand a flat key to the algorithm)."""
-    flat = {k: v for k, v in overrides.items() if k in WARM_START_KEYS.values()}
-    out = {k: v for k, v in overrides.items() if k not in flat}
-    if not flat:
+    warm-start keys (``pretrain``, ``pretrain_episodes``, ...) and analytic keys (``analytic_iters``, ...) folded
+    into the ``callback`` list, so that ``pretrain:none`` (``analytic_iters:0``) drops `WARM_START_CALLBACK`
+    (`ANALYTIC_CALLBACK`) there too (Zoo would hand a flat key to the algorithm)."""
+    names = {v for keys, _, _ in STAGE_CALLBACKS.values() for v in keys.values()}
+    flat_all = {k: v for k, v in overrides.items() if k in names}
+    out = {k: v for k, v in overrides.items() if k not in flat_all}
+    if not flat_all:
         return out
     entries = named_entries(out.get("callback", entry.get("callback")), "callback")
-    others = [(n, kw) for n, kw in entries if n != WARM_START_CALLBACK]
-    warm = next((kw for n, kw in entries if n == WARM_START_CALLBACK), None)
-    if not _is_off(flat.get("pretrain", "" if warm is None else warm.get("expert", WARM_START_EXPERT))):
-        kwargs = dict(warm or {})
-        back = {v: k for k, v in WARM_START_KEYS.items()}
-        kwargs.update({back[k]: v for k, v in flat.items()})
-        others.append((WARM_START_CALLBACK, kwargs))
-    out["callback"] = [{n: kw} if kw else n for n, kw in others] or None
+    for first, (name, (keys, arg, default)) in zip((True, False), STAGE_CALLBACKS.items()):
+        switch = keys[arg]
+        flat = {k: v for k, v in flat_all.items() if k in keys.values()}
+        if not flat:
+            continue
+        at = next((i for i, (n, _) in enumerate(entries) if n == name), None)
+        current = None if at is None else entries.pop(at)[1]
+        if not _is_off(flat.get(switch, "" if current is None else current.get(arg, default))):
+            kwargs = dict(current or {})
+            back = {v: k for k, v in keys.items()}
+            kwargs.update({back[k]: v for k, v in flat.items()})
+            # in place; a new warm start goes first, a new analytic stage last (it follows the warm start)
+            entries.insert(at if at is not None else 0 if first else len(entries), (name, kwargs))
+    out["callback"] = [{n: kw} if kw else n for n, kw in entries] or None
     return out
 
 

@@ -30,6 +30,7 @@ import numpy as np
 
 from baselines.heuristics import WaterGuard
 
+from .analytic import ANALYTIC_MODEL
 from .registry import ALGOS, RunLayout, canonical_name, fingerprint, read_run_yaml, saved_steps
 from .settings import WRAPPER_KEYS, AgentSettings, read_agent_settings
 
@@ -551,7 +552,7 @@ def training_note(model: Any, model_path: str | Path, agent: AgentSettings,
     config = training_config(model_path) if config is None else config
     try:
         warm: AgentSettings | None = read_agent_settings(
-            {k: v for k, v in config.items() if k in ("env_wrapper", "callback") or k.startswith("pretrain")})
+            {k: v for k, v in config.items() if k in ("env_wrapper", "callback") or k.startswith(("pretrain", "analytic"))})
     except ValueError:
         warm = None
     budget = f"{int(model.num_timesteps):,} env steps of {type(model).__name__}"
@@ -559,6 +560,10 @@ def training_note(model: Any, model_path: str | Path, agent: AgentSettings,
         episodes, dagger = warm.warm_start_size
         budget += (f" after a warm start cloning {warm.pretrain} on {episodes} scenarios"
                    + (f" + {dagger} DAgger" if dagger else ""))
+    if warm is not None and warm.analytic_iters and (Path(model_path).name == ANALYTIC_MODEL
+                                                     or int(model.num_timesteps) > 0):
+        budget += (f"{' and' if warm.pretrain else ' after'} an analytic stage of {warm.analytic_iters} iterations x "
+                   f"{warm.analytic_envs} scenarios")
     env_id = training_env_id(model_path)
     mode = (read_run_yaml(layout.args).get("env_kwargs") or {}).get("constraint_mode") if layout.args.is_file() \
         else None

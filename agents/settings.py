@@ -1,17 +1,17 @@
 """The agent-side settings of a run, one frozen object: `AgentSettings`.
 
 The agent-side options (``obs_features``, ``residual``/``residual_scale``, ``shield``, ``action_groups``:
-the wrappers of `agents.policy.AGENT_CHAIN`) and the warm-start settings (``pretrain*``, `agents.imitation`)
-have one name and one default each, here, and are validated once, in the constructor. `read_agent_settings`
+the wrappers of `agents.policy.AGENT_CHAIN`), the warm-start settings (``pretrain*``, `agents.imitation`) and
+the analytic stage's (``analytic_*``, `agents.analytic`) have one name and one default each, here, and are validated once, in the constructor. `read_agent_settings`
 builds them from a mapping, the same way for every route:
 
 - a YAML entry of ``hyperparams/<algo>.yml`` after train.py's ``--hyperparams`` overrides (`split_hyperparams`),
 - a run's ``<env>/config.yml`` when evaluate.py loads it (`agents.policy.TrainedPolicy.load`),
-- the RL Zoo ``callback:`` kwargs of `agents.imitation.ImitationWarmStart`.
+- the RL Zoo ``callback:`` kwargs of `agents.imitation.ImitationWarmStart` and `agents.analytic.AnalyticGradient`.
 
 A mapping may write a setting flat (``shield: water``, ``pretrain_episodes: 40``) or the RL Zoo way
 (``env_wrapper:`` entries of `AGENT_WRAPPERS`, a ``callback:`` entry of `WARM_START_CALLBACK` whose kwargs are
-the legacy names of `WARM_START_KEYS`); a flat key set beside the Zoo form overrides it, "off" values
+the legacy names of `WARM_START_KEYS`, an entry of `ANALYTIC_CALLBACK` with those of `ANALYTIC_KEYS`); a flat key set beside the Zoo form overrides it, "off" values
 (`OFF_VALUES`) included. This module imports nothing of ``agents`` (no import cycle).
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-__all__ = ["AGENT_KEYS", "AGENT_WRAPPERS", "AgentSettings", "OFF_VALUES", "SettingError", "WARM_START_CALLBACK",
+__all__ = ["AGENT_KEYS", "AGENT_WRAPPERS", "ANALYTIC_CALLBACK", "ANALYTIC_ITERATIONS", "ANALYTIC_KEYS", "AgentSettings", "OFF_VALUES", "STAGE_CALLBACKS", "SettingError", "WARM_START_CALLBACK",
            "WARM_START_EXPERT", "WARM_START_KEYS", "WRAPPER_KEYS", "is_off", "named_entries", "read_agent_settings",
            "scaled_warm_start", "zoo_entries"]
 
@@ -40,8 +40,22 @@ WARM_START_KEYS = {"expert": "pretrain", "episodes": "pretrain_episodes", "epoch
                    "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr", "scale": "pretrain_scale"}
 """`WARM_START_CALLBACK` keyword (legacy alias) -> setting."""
 
+ANALYTIC_CALLBACK = "agents.analytic.AnalyticGradient"
+"""The Zoo ``callback`` that is train.py's analytic stage (after the warm start); its kwargs: `ANALYTIC_KEYS`."""
+
+ANALYTIC_KEYS = {"iterations": "analytic_iters", "envs": "analytic_envs", "learning_rate": "analytic_lr"}
+"""`ANALYTIC_CALLBACK` keyword -> setting."""
+
+ANALYTIC_ITERATIONS = 600
+"""The iterations of an `ANALYTIC_CALLBACK` entry that names none."""
+
 WARM_START_EXPERT = "oracle_price"
 """The expert of a `WARM_START_CALLBACK` entry that names none."""
+
+STAGE_CALLBACKS = {WARM_START_CALLBACK: (WARM_START_KEYS, "expert", WARM_START_EXPERT),
+                   ANALYTIC_CALLBACK: (ANALYTIC_KEYS, "iterations", ANALYTIC_ITERATIONS)}
+"""The Zoo callbacks that are train.py's stages, in their order: class -> (keyword -> setting, the keyword that
+switches the stage on, its value when the entry does not write it)."""
 
 OFF_VALUES = ("none", "null", "false", "off", "no", "0", "")
 """Spellings of "off" (case-insensitive), besides ``None``, ``False`` and ``0``."""
@@ -125,6 +139,12 @@ class AgentSettings:
     """Adam's step of behaviour cloning."""
     pretrain_scale: float = 1.0
     """One factor on both episode counts."""
+    analytic_iters: int = 0
+    """Iterations of the analytic stage after the warm start (`agents.analytic`; 0: none)."""
+    analytic_envs: int = 32
+    """Training scenarios per iteration of the analytic stage."""
+    analytic_lr: float = 3e-4
+    """Adam's initial step in the analytic stage (decayed along a cosine to 5% of it)."""
 
     def __post_init__(self) -> None:
         put = lambda key, value: object.__setattr__(self, key, value)  # noqa: E731 - frozen: set once here
@@ -148,6 +168,11 @@ class AgentSettings:
         if not _number(self.pretrain_lr) or not 0 < self.pretrain_lr < 1:
             raise SettingError("pretrain_lr", self.pretrain_lr, ": expected a learning rate in (0, 1)")
         put("pretrain_lr", float(self.pretrain_lr))
+        put("analytic_iters", 0 if is_off(self.analytic_iters) else _integer("analytic_iters", self.analytic_iters, 0))
+        put("analytic_envs", _integer("analytic_envs", self.analytic_envs, 1))
+        if not _number(self.analytic_lr) or not 0 < self.analytic_lr < 1:
+            raise SettingError("analytic_lr", self.analytic_lr, ": expected a learning rate in (0, 1)")
+        put("analytic_lr", float(self.analytic_lr))
 
     @property
     def warm_start_size(self) -> tuple[int, int]:
@@ -187,8 +212,8 @@ def named_entries(value: Any, key: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def zoo_entries(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The flat settings that ``env_wrapper`` / ``callback`` entries of `AGENT_WRAPPERS` and
-    `WARM_START_CALLBACK` stand for (legacy kwarg names mapped to the settings' names), plus
+    """The flat settings that ``env_wrapper`` / ``callback`` entries of `AGENT_WRAPPERS`, `WARM_START_CALLBACK`
+    and `ANALYTIC_CALLBACK` stand for (legacy kwarg names mapped to the settings' names), plus
     ``extra_wrappers`` / ``extra_callbacks`` for the other entries."""
     out: dict[str, Any] = {"extra_wrappers": [], "extra_callbacks": []}
     for name, kwargs in named_entries(raw.get("env_wrapper"), "env_wrapper"):
@@ -202,12 +227,13 @@ def zoo_entries(raw: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out["extra_wrappers"].append((name, kwargs))
     for name, kwargs in named_entries(raw.get("callback"), "callback"):
-        if name == WARM_START_CALLBACK:
-            unknown = sorted(set(kwargs) - set(WARM_START_KEYS) - {"verbose"})
+        if name in STAGE_CALLBACKS:
+            keys, switch, default = STAGE_CALLBACKS[name]
+            unknown = sorted(set(kwargs) - set(keys) - {"verbose"})
             if unknown:
-                raise ValueError(f"callback {name}: unknown keyword(s) {unknown} (known: {sorted(WARM_START_KEYS)})")
-            out["pretrain"] = kwargs.get("expert", WARM_START_EXPERT)
-            out.update({WARM_START_KEYS[k]: v for k, v in kwargs.items() if k in WARM_START_KEYS and k != "expert"})
+                raise ValueError(f"callback {name}: unknown keyword(s) {unknown} (known: {sorted(keys)})")
+            out[keys[switch]] = kwargs.get(switch, default)
+            out.update({keys[k]: v for k, v in kwargs.items() if k in keys and k != switch})
         else:
             out["extra_callbacks"].append((name, kwargs))
     return out

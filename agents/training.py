@@ -152,7 +152,7 @@ class TrainRun:
 
 DEFAULT_SEED = 0
 """The seed of a run that names none (CleanRL's convention, not RL Zoo's random one): on the same machine and
-software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_1``
+software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_4``
 bit for bit (its config records seed 0). ``--seed -1`` draws one."""
 
 
@@ -469,6 +469,84 @@ def run_warm_start(run: TrainRun, model: Any, env: Any) -> int | None:
         except KeyboardInterrupt:
             print("[train] interrupted twice: quit without saving", file=sys.stderr, flush=True)
             return 130
+    return None
+
+
+def check_analytic(run: TrainRun, model: Any) -> None:
+    """Stop before the warm start (one line, exit status 2) if the analytic stage is on but cannot run: it needs a
+    policy that maps observations to the allocation and a GreenLLM-v2 allocation action."""
+    from .analytic import allocates
+
+    if not run.settings["analytic_iters"]:
+        return
+    if not allocates(model.policy):
+        run.error(f"analytic_iters={run.settings['analytic_iters']}: the analytic stage needs a policy that maps "
+                  f"observations to the allocation (agents.equivariant.EquivariantPolicy); policy "
+                  f"{run.policy_name!r} does not (set analytic_iters:0)")
+    import gymnasium as gym
+
+    spec = gym.spec(run.env_id.split(":")[-1])
+    mode = run.env_kwargs.get("action_mode", spec.kwargs.get("action_mode", "project"))
+    if spec.entry_point != "green_llm_env.env_v2:GreenLLMEnvV2" or mode == "price":
+        run.error(f"analytic_iters={run.settings['analytic_iters']}: the analytic stage plays allocations on "
+                  f"GreenLLM-v2's torch step; env {run.env_id!r} (action_mode {mode!r}) is not one "
+                  f"(set analytic_iters:0)")
+
+
+def run_analytic(run: TrainRun, model: Any, env: Any) -> int | None:
+    """The analytic stage (``analytic_iters`` > 0, `agents.analytic`) after the warm start, for a new model or a
+    resumed run whose stage had not finished (it restarts from the warm start's model); a resumed run whose
+    stage had finished but whose latest state is still the warm start's gets the stage's weights. Per-iteration
+    numbers go to ``<env>/analytic.csv``, the summary to ``<env>/analytic.yml``, the model to `ANALYTIC_MODEL`.
+    Returns an exit status if a signal stopped it (nothing kept: ``--resume`` restarts the stage)."""
+    import csv
+
+    from .analytic import ANALYTIC_MODEL, analytic_finetune
+    from .callbacks import SignalGuard
+
+    iters = run.settings["analytic_iters"]
+    if not iters or (run.model_path is not None and not run.resume):  # -i: the given model is trained as it is
+        return None
+    layout = run.layout
+    done, saved = layout.params_dir / "analytic.yml", layout.run_dir / ANALYTIC_MODEL
+    if done.is_file():
+        if int(model.num_timesteps) == 0 and saved.is_file():
+            from .registry import ALGOS
+
+            model.policy.load_state_dict(ALGOS[run.algo].load(str(saved), device=model.device).policy.state_dict())
+        return None
+    if int(model.num_timesteps) > 0:  # RL had started from a model of an older recipe: left as it is
+        return None
+    print(f"[train] analytic stage: {iters} iterations of the day's cost gradient through the torch step, "
+          f"{run.settings['analytic_envs']} training scenarios each (analytic_iters)", flush=True)
+    layout.params_dir.mkdir(parents=True, exist_ok=True)
+    with open(layout.params_dir / "analytic.csv", "w", newline="") as fh, SignalGuard() as guard:
+        writer = None
+
+        def curve(row: dict[str, float]) -> None:
+            nonlocal writer
+            if writer is None:
+                writer = csv.DictWriter(fh, fieldnames=list(row))
+                writer.writeheader()
+            writer.writerow(row)
+
+        try:
+            summary = analytic_finetune(model.policy, run.env_id, iters, run.settings["analytic_envs"],
+                                        run.settings["analytic_lr"], run.seed, env_kwargs=run.env_kwargs,
+                                        stop=lambda: guard.signum is not None,
+                                        log=lambda line: print(line, flush=True),
+                                        progress=not run.args.get("no_progress_bar"), curve=curve)
+        except KeyboardInterrupt:
+            env.close()
+            print("[train] interrupted twice: quit without saving", file=sys.stderr, flush=True)
+            return 130
+    if summary["stopped"]:
+        env.close()
+        print(f"[train] analytic stage stopped after {summary['iterations']} iterations; nothing kept. Restart it "
+              f"with:\n  python train.py --resume {layout.run_dir}", flush=True)
+        return guard.exit_code or 130
+    model.save(str(saved))
+    write_yaml(done, summary)
     return None
 
 

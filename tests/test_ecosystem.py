@@ -30,7 +30,7 @@ ROUND_TRIPS = pytest.mark.skipif(os.environ.get("ECOSYSTEM_TESTS") != "1",
 def test_yaml_entries_use_zoo_keys_only():
     """No entry of hyperparams/*.yml holds a key RL Zoo would hand to the algorithm and fail on."""
     flat = {"obs_features", "shield", "residual", "residual_scale", "action_groups", "pretrain",
-            "pretrain_episodes", "pretrain_epochs", "pretrain_dagger"}
+            "pretrain_episodes", "pretrain_epochs", "pretrain_dagger", "analytic_iters", "analytic_envs", "analytic_lr"}
     for path in HYPERPARAMS_DIR.glob("*.yml"):
         data = yaml.safe_load(path.read_text())
         for env, entry in data.items():

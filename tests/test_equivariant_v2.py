@@ -17,7 +17,7 @@ from stable_baselines3 import PPO  # noqa: E402
 from agents.equivariant import AllocationNet, policy_kwargs_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-v2_1"
+SHIPPED = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-v2_4"
 
 
 def _model(env, **kw):
@@ -87,11 +87,15 @@ def test_the_shipped_v2_agent_loads_and_plays():
     assert policy.env_id.endswith("GreenLLM-v2")
     assert policy.model.policy.obs_kind == "v2" and policy.model.policy.capacity_margin is not None
     clone = TrainedPolicy.load(SHIPPED / "rl_model_0_steps.zip")
+    tuned = TrainedPolicy.load(SHIPPED / "analytic_model.zip")  # after the analytic stage, before PPO
     env = gym.make("green_llm_env:GreenLLM-v2")
-    for pol in (policy, clone):
+    gaps = []
+    for pol in (policy, tuned, clone):
         total = []
         play_episode(env, pol, seed=900, options={"scenario_seed": 900},
                      on_step=lambda h, r, info: total.append(info["cost_weighted"] + info["penalty"]))
         base = env.unwrapped
         gap = oracle_gap(sum(total), solve(base.scenario, base.weights, water_price=base.water_price).objective)
         assert len(total) == 24 and 0.0 <= gap < 30.0
+        gaps.append(gap)
+    assert max(gaps[:2]) < gaps[2]  # seed 900: the analytic stage and PPO after it beat the clone

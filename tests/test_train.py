@@ -247,19 +247,26 @@ def test_the_default_trains_v2_natively_and_evaluates(tmp_path):
     batched env) on its batched env, and evaluate.py scores the run against v2's oracle."""
     cmd = [sys.executable, TRAIN, "--algo", "ppo", "-n", "192", "-f", str(tmp_path), "--seed", "0", "--n-envs", "2",
            "--eval-freq", "0", "--save-freq", "0", "--no-progress-bar", "-v", "0", "--hyperparams", "n_steps:48",
-           "batch_size:48", "n_epochs:1", "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2"]
+           "batch_size:48", "n_epochs:1", "pretrain_episodes:2", "pretrain_dagger:1", "pretrain_epochs:2",
+           "analytic_iters:2", "analytic_envs:2"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = Path(_summary(proc.stdout)["run_dir"])
     assert run.name == "GreenLLM-v2_1" and (run / "GreenLLM-v2.zip").is_file() and "(native," in proc.stdout
     assert "warm start done" in proc.stdout and (run / "rl_model_0_steps.zip").is_file()
+    # the analytic stage after the warm start: its model, curve and summary
+    assert "[analytic] 2 iterations on 4 training scenarios" in proc.stdout and (run / "analytic_model.zip").is_file()
+    assert yaml.safe_load((run / "GreenLLM-v2" / "analytic.yml").read_text())["iterations"] == 2
+    assert len((run / "GreenLLM-v2" / "analytic.csv").read_text().splitlines()) == 3
     out = tmp_path / "eval"
-    proc = subprocess.run([sys.executable, EVALUATE, "--policies", f"oracle,ppo={run}", "--seeds", "1000",
+    proc = subprocess.run([sys.executable, EVALUATE, "--policies",
+                           f"oracle,ppo={run},ppo_analytic={run / 'analytic_model.zip'}", "--seeds", "1000",
                            "--out", str(out), "--no-plots", "--no-progress"], capture_output=True, text=True,
                           timeout=300, cwd=ROOT, env=_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     policies = json.loads((out / "policies.json").read_text())
     assert policies["ppo"]["env"] == "GreenLLM-v2" and policies["oracle"]["env"] == "GreenLLM-v2"
+    assert policies["ppo_analytic"]["env"] == "GreenLLM-v2"
     gaps = [float(r.split(",")[-1]) for r in (out / "results.csv").read_text().splitlines()[1:]]
     assert abs(min(gaps)) < 1e-9 and max(gaps) > 0.0  # the oracle replays to round-off; the brief run does not
 
