@@ -32,7 +32,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .settings import ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, ANALYTIC_KEYS, AgentSettings, SettingError, read_agent_settings
+from .settings import (ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, ANALYTIC_KEYS, AgentSettings, SettingError,
+                       read_agent_settings)
 
 __all__ = ["ANALYTIC_MODEL", "AnalyticGradient", "RESERVED_SEEDS", "allocates", "analytic_finetune", "episode_cost",
            "make_torch_env"]
@@ -99,7 +100,8 @@ def _reset_training(venv: Any, seed: int, iteration: int) -> None:
 
 
 def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int = ANALYTIC_ITERATIONS,
-                      envs: int = AgentSettings.analytic_envs, learning_rate: float = AgentSettings.analytic_lr, seed: int = 0, env_kwargs: dict[str, Any] | None = None,
+                      envs: int = AgentSettings.analytic_envs, learning_rate: float = AgentSettings.analytic_lr,
+                      seed: int = 0, env_kwargs: dict[str, Any] | None = None,
                       stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = print,
                       progress: bool = False, curve: Callable[[dict[str, float]], None] | None = None
                       ) -> dict[str, Any]:
@@ -108,9 +110,10 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
     cost (see the module docstring): ``iterations`` steps of Adam on ``envs`` scenarios each.
 
     ``stop()`` is checked between iterations (the stage then ends early, ``stopped`` in the summary);
-    ``iterations=0`` does nothing. ``curve(row)`` gets every iteration's numbers (iteration, mean weighted cost $, mean penalty $, gradient
-    norm, step size, seconds); ``progress``: a tqdm bar. Returns a summary: iterations done, scenarios played,
-    seconds, the mean day cost (weighted $ + penalty $) of the first and of the last 10% of iterations."""
+    ``iterations=0`` does nothing. ``curve(row)`` gets every iteration's numbers (iteration, mean weighted cost
+    $, mean penalty $, gradient norm, step size, seconds); ``progress``: a tqdm bar. Returns a summary:
+    iterations done, scenarios played, seconds, the mean day cost (weighted $ + penalty $) of the first and of
+    the last 10% of iterations."""
     import torch
 
     checked = AgentSettings(analytic_iters=iterations, analytic_envs=envs, analytic_lr=learning_rate)
@@ -121,9 +124,10 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
     net = policy.mlp_extractor
     stop = stop or (lambda: False)
     say = log or (lambda _: None)
-    venv = make_torch_env(env_id, envs, policy.device, env_kwargs)
-    if venv.unwrapped.config.action_mode == "price":
-        raise ValueError("the analytic stage plays allocations; action_mode='price' is not one")
+    if not iterations:
+        return {"iterations": 0, "scenarios": 0, "envs": int(envs), "learning_rate": float(learning_rate),
+                "seconds": 0.0, "stopped": False, "day_usd_first": None, "day_usd_last": None}
+    venv = make_torch_env(env_id, envs, policy.device, env_kwargs)  # (the torch backend refuses price actions)
     params = policy.imitation_parameters()
     opt = torch.optim.Adam(params, lr=float(learning_rate))
     floor = 0.05 * float(learning_rate)

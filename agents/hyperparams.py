@@ -83,7 +83,8 @@ HYPERPARAMS_DIR = _hyperparams_dir()
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
-            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "analytic_iters", "analytic_envs", "analytic_lr", "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
+            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "analytic_iters", "analytic_envs", "analytic_lr",
+            "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 
 _UNSUPPORTED = ("vec_env_wrapper", "frame_stack", "normalize_kwargs")

@@ -2,7 +2,8 @@
 
 The agent-side options (``obs_features``, ``residual``/``residual_scale``, ``shield``, ``action_groups``:
 the wrappers of `agents.policy.AGENT_CHAIN`), the warm-start settings (``pretrain*``, `agents.imitation`) and
-the analytic stage's (``analytic_*``, `agents.analytic`) have one name and one default each, here, and are validated once, in the constructor. `read_agent_settings`
+the analytic stage's (``analytic_*``, `agents.analytic`) have one name and one default each, here, and are
+validated once, in the constructor. `read_agent_settings`
 builds them from a mapping, the same way for every route:
 
 - a YAML entry of ``hyperparams/<algo>.yml`` after train.py's ``--hyperparams`` overrides (`split_hyperparams`),
@@ -11,7 +12,8 @@ builds them from a mapping, the same way for every route:
 
 A mapping may write a setting flat (``shield: water``, ``pretrain_episodes: 40``) or the RL Zoo way
 (``env_wrapper:`` entries of `AGENT_WRAPPERS`, a ``callback:`` entry of `WARM_START_CALLBACK` whose kwargs are
-the legacy names of `WARM_START_KEYS`, an entry of `ANALYTIC_CALLBACK` with those of `ANALYTIC_KEYS`); a flat key set beside the Zoo form overrides it, "off" values
+the legacy names of `WARM_START_KEYS`, an entry of `ANALYTIC_CALLBACK` with those of `ANALYTIC_KEYS`); a flat
+key set beside the Zoo form overrides it, "off" values
 (`OFF_VALUES`) included. This module imports nothing of ``agents`` (no import cycle).
 """
 
@@ -20,7 +22,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-__all__ = ["AGENT_KEYS", "AGENT_WRAPPERS", "ANALYTIC_CALLBACK", "ANALYTIC_ITERATIONS", "ANALYTIC_KEYS", "AgentSettings", "OFF_VALUES", "STAGE_CALLBACKS", "SettingError", "WARM_START_CALLBACK",
+__all__ = ["AGENT_KEYS", "AGENT_WRAPPERS", "ANALYTIC_CALLBACK", "ANALYTIC_ITERATIONS", "ANALYTIC_KEYS", "AgentSettings",
+           "OFF_VALUES", "STAGE_CALLBACKS", "SettingError", "WARM_START_CALLBACK",
            "WARM_START_EXPERT", "WARM_START_KEYS", "WRAPPER_KEYS", "is_off", "named_entries", "read_agent_settings",
            "scaled_warm_start", "zoo_entries"]
 
