@@ -32,8 +32,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .settings import (ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, ANALYTIC_KEYS, AgentSettings, SettingError,
-                       read_agent_settings)
+from .settings import ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, AgentSettings, stage_settings
 
 __all__ = ["ANALYTIC_MODEL", "AnalyticGradient", "RESERVED_SEEDS", "allocates", "analytic_finetune", "episode_cost",
            "make_torch_env"]
@@ -203,10 +202,7 @@ class AnalyticGradient(_callback_base()):  # type: ignore[misc]
                  seed: int | None = None, verbose: int = 1):
         super().__init__(verbose)
         given = {"iterations": iterations, "envs": envs, "learning_rate": learning_rate}
-        try:  # the settings' one reader and validator, with the kwargs as their Zoo names (ANALYTIC_KEYS)
-            settings = read_agent_settings({"callback": [{ANALYTIC_CALLBACK: given}]})
-        except SettingError as exc:
-            raise exc.renamed({v: k for k, v in ANALYTIC_KEYS.items()}[exc.key]) from None
+        settings = stage_settings(ANALYTIC_CALLBACK, given)  # the settings' one reader, errors in these names
         self.iterations, self.envs, self.learning_rate = (settings.analytic_iters, settings.analytic_envs,
                                                           settings.analytic_lr)
         self.env_id, self.seed = env_id, seed

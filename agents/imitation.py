@@ -37,8 +37,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 
 from baselines.rollout import env_water_price
 
-from .settings import (WARM_START_CALLBACK, WARM_START_EXPERT, WARM_START_KEYS, AgentSettings, SettingError,
-                       read_agent_settings)
+from .settings import WARM_START_CALLBACK, WARM_START_EXPERT, AgentSettings, SettingError, stage_settings
 
 __all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "WarmStartInterrupted",
            "OraclePlanExpert", "OraclePriceExpert", "V2_BATCH", "behaviour_clone", "expert_rollouts",
@@ -598,10 +597,7 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
         super().__init__(verbose)
         given = {"expert": expert, "episodes": episodes, "epochs": epochs, "dagger_episodes": dagger_episodes,
                  "learning_rate": learning_rate, "scale": scale}
-        try:  # the settings' one reader and validator, with the kwargs as their legacy names (WARM_START_KEYS)
-            settings = read_agent_settings({"callback": [{WARM_START_CALLBACK: given}]})
-        except SettingError as exc:
-            raise exc.renamed({v: k for k, v in WARM_START_KEYS.items()}[exc.key]) from None
+        settings = stage_settings(WARM_START_CALLBACK, given)  # the settings' one reader, errors in these names
         if settings.pretrain is None:
             raise SettingError("expert", expert, f" is not one of {sorted(EXPERTS)}")
         episodes, dagger_episodes = settings.warm_start_size

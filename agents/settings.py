@@ -25,7 +25,7 @@ from typing import Any, Mapping
 __all__ = ["AGENT_KEYS", "AGENT_WRAPPERS", "ANALYTIC_CALLBACK", "ANALYTIC_ITERATIONS", "ANALYTIC_KEYS", "AgentSettings",
            "OFF_VALUES", "STAGE_CALLBACKS", "SettingError", "WARM_START_CALLBACK",
            "WARM_START_EXPERT", "WARM_START_KEYS", "WRAPPER_KEYS", "is_off", "named_entries", "read_agent_settings",
-           "scaled_warm_start", "zoo_entries"]
+           "scaled_warm_start", "stage_settings", "zoo_entries"]
 
 AGENT_WRAPPERS = {"agents.policy.ShieldAction": ("shield", "shield"),
                   "agents.policy.ResidualAction": ("residual", "base"),
@@ -240,6 +240,16 @@ def zoo_entries(raw: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out["extra_callbacks"].append((name, kwargs))
     return out
+
+
+def stage_settings(name: str, given: Mapping[str, Any]) -> AgentSettings:
+    """The settings the kwargs ``given`` of the stage callback ``name`` (a key of `STAGE_CALLBACKS`) stand for,
+    read and validated by `read_agent_settings`; a `SettingError` names the keyword as the caller wrote it."""
+    try:
+        return read_agent_settings({"callback": [{name: dict(given)}]})
+    except SettingError as exc:
+        back = {v: k for k, v in STAGE_CALLBACKS[name][0].items()}
+        raise exc.renamed(back.get(exc.key, exc.key)) from None
 
 
 def read_agent_settings(raw: Mapping[str, Any]) -> AgentSettings:

@@ -511,9 +511,7 @@ def run_analytic(run: TrainRun, model: Any, env: Any) -> int | None:
     done, saved = layout.params_dir / "analytic.yml", layout.run_dir / ANALYTIC_MODEL
     if done.is_file():
         if int(model.num_timesteps) == 0 and saved.is_file():
-            from .registry import ALGOS
-
-            model.policy.load_state_dict(ALGOS[run.algo].load(str(saved), device=model.device).policy.state_dict())
+            model.set_parameters(str(saved), exact_match=True, device=model.device)
         return None
     if int(model.num_timesteps) > 0:  # RL had started from a model of an older recipe: left as it is
         return None
