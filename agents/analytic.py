@@ -34,12 +34,18 @@ import numpy as np
 
 from .settings import ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, AgentSettings, stage_settings
 
-__all__ = ["ANALYTIC_MODEL", "AnalyticGradient", "RESERVED_SEEDS", "allocates", "analytic_finetune", "episode_cost",
+__all__ = ["ANALYTIC_MODEL", "ANALYTIC_THREADS", "AnalyticGradient", "RESERVED_SEEDS", "allocates", "analytic_finetune", "episode_cost",
            "make_torch_env"]
 
 ANALYTIC_MODEL = "analytic_model.zip"
 """The model after the analytic stage, before RL, in a train.py run folder (``evaluate.py`` plays it like a
 checkpoint)."""
+
+ANALYTIC_THREADS = 2
+"""Torch CPU threads of the stage (``threads``): its batch (256 scenario-days of the 64-wide network) is large
+enough for a second thread to pay (2.4 s against 3.3 s per iteration on the 2-core machine), where PPO's small
+minibatches run fastest on one (``train.py``'s default). A fixed number, not the core count, so that a run
+gives the same numbers on any machine; ``train.py --num-threads N`` sets it too."""
 
 RESERVED_SEEDS = 20_000
 """Scenario seeds below this are never trained on by the analytic stage (see the module docstring)."""
@@ -102,8 +108,8 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
                       envs: int = AgentSettings.analytic_envs, learning_rate: float = AgentSettings.analytic_lr,
                       seed: int = 0, env_kwargs: dict[str, Any] | None = None,
                       stop: Callable[[], bool] | None = None, log: Callable[[str], None] | None = print,
-                      progress: bool = False, curve: Callable[[dict[str, float]], None] | None = None
-                      ) -> dict[str, Any]:
+                      progress: bool = False, curve: Callable[[dict[str, float]], None] | None = None,
+                      threads: int | None = ANALYTIC_THREADS) -> dict[str, Any]:
     """Fine-tune ``policy`` (an `agents.equivariant.EquivariantPolicy`, or any SB3 policy whose
     ``mlp_extractor.forward_actor`` maps observations to the allocation) in place by the gradient of the day's
     cost (see the module docstring): ``iterations`` steps of Adam on ``envs`` scenarios each.
@@ -112,7 +118,8 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
     ``iterations=0`` does nothing. ``curve(row)`` gets every iteration's numbers (iteration, mean weighted cost
     $, mean penalty $, gradient norm, step size, seconds); ``progress``: a tqdm bar. Returns a summary:
     iterations done, scenarios played, seconds, the mean day cost (weighted $ + penalty $) of the first and of
-    the last 10% of iterations."""
+    the last 10% of iterations. ``threads``: torch's CPU threads while the stage runs (restored after; None:
+    as they are)."""
     import torch
 
     checked = AgentSettings(analytic_iters=iterations, analytic_envs=envs, analytic_lr=learning_rate)
@@ -131,6 +138,9 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
     opt = torch.optim.Adam(params, lr=float(learning_rate))
     floor = 0.05 * float(learning_rate)
     policy.set_training_mode(True)
+    threads_before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -168,6 +178,7 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
         if bar is not None:
             bar.close()
         policy.set_training_mode(False)
+        torch.set_num_threads(threads_before)
         venv.close()
     tenth = max(1, len(days) // 10)
     out = {"iterations": done, "scenarios": done * int(envs), "envs": int(envs), "learning_rate": float(learning_rate),

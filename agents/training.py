@@ -152,7 +152,7 @@ class TrainRun:
 
 DEFAULT_SEED = 0
 """The seed of a run that names none (CleanRL's convention, not RL Zoo's random one): on the same machine and
-software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_4``
+software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_7``
 bit for bit (its config records seed 0). ``--seed -1`` draws one."""
 
 
@@ -501,7 +501,7 @@ def run_analytic(run: TrainRun, model: Any, env: Any) -> int | None:
     Returns an exit status if a signal stopped it (nothing kept: ``--resume`` restarts the stage)."""
     import csv
 
-    from .analytic import ANALYTIC_MODEL, analytic_finetune
+    from .analytic import ANALYTIC_MODEL, ANALYTIC_THREADS, analytic_finetune
     from .callbacks import SignalGuard
 
     iters = run.settings["analytic_iters"]
@@ -533,7 +533,8 @@ def run_analytic(run: TrainRun, model: Any, env: Any) -> int | None:
                                         run.settings["analytic_lr"], run.seed, env_kwargs=run.env_kwargs,
                                         stop=lambda: guard.signum is not None,
                                         log=lambda line: print(line, flush=True),
-                                        progress=not run.args.get("no_progress_bar"), curve=curve)
+                                        progress=not run.args.get("no_progress_bar"), curve=curve,
+                                        threads=run.args.get("num_threads") or ANALYTIC_THREADS)
         except KeyboardInterrupt:
             env.close()
             print("[train] interrupted twice: quit without saving", file=sys.stderr, flush=True)

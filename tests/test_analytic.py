@@ -97,9 +97,13 @@ def test_finetune_runs_stops_and_logs(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(before, policy.imitation_parameters()))
     after = [p for n, p in policy.mlp_extractor.named_parameters() if n.startswith("critic")]
     assert all(torch.equal(a, b) for a, b in zip(critic, after))
+    threads = torch.get_num_threads()
     calls = iter([False, True])
-    out = analytic_finetune(policy, "GreenLLM-v2", iterations=5, envs=2, stop=lambda: next(calls), log=None)
+    seen: list = []
+    out = analytic_finetune(policy, "GreenLLM-v2", iterations=5, envs=2, stop=lambda: next(calls), log=None,
+                            curve=lambda row: seen.append(torch.get_num_threads()), threads=threads + 1)
     assert out["iterations"] == 1 and out["stopped"]
+    assert seen == [threads + 1] and torch.get_num_threads() == threads  # the stage's threads, then restored
     assert analytic_finetune(policy, "GreenLLM-v2", iterations=0, log=None)["iterations"] == 0
 
 
