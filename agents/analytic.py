@@ -34,8 +34,8 @@ import numpy as np
 
 from .settings import ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, AgentSettings, stage_settings
 
-__all__ = ["ANALYTIC_MODEL", "ANALYTIC_THREADS", "AnalyticGradient", "RESERVED_SEEDS", "allocates", "analytic_finetune", "episode_cost",
-           "make_torch_env"]
+__all__ = ["ANALYTIC_MODEL", "ANALYTIC_THREADS", "AnalyticGradient", "RESERVED_SEEDS", "allocates",
+           "analytic_finetune", "episode_cost", "make_torch_env"]
 
 ANALYTIC_MODEL = "analytic_model.zip"
 """The model after the analytic stage, before RL, in a train.py run folder (``evaluate.py`` plays it like a
@@ -49,7 +49,6 @@ gives the same numbers on any machine; ``train.py --num-threads N`` sets it too.
 
 RESERVED_SEEDS = 20_000
 """Scenario seeds below this are never trained on by the analytic stage (see the module docstring)."""
-
 
 
 def make_torch_env(env_id: str, n_envs: int, device: Any = "cpu", env_kwargs: dict[str, Any] | None = None) -> Any:

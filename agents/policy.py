@@ -552,7 +552,8 @@ def training_note(model: Any, model_path: str | Path, agent: AgentSettings,
     config = training_config(model_path) if config is None else config
     try:
         warm: AgentSettings | None = read_agent_settings(
-            {k: v for k, v in config.items() if k in ("env_wrapper", "callback") or k.startswith(("pretrain", "analytic"))})
+            {k: v for k, v in config.items()
+             if k in ("env_wrapper", "callback") or k.startswith(("pretrain", "analytic"))})
     except ValueError:
         warm = None
     budget = f"{int(model.num_timesteps):,} env steps of {type(model).__name__}"
