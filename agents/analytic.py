@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .settings import ANALYTIC_CALLBACK, ANALYTIC_ITERATIONS, AgentSettings, stage_settings
+from .threads import torch_threads
 
 __all__ = ["ANALYTIC_MODEL", "ANALYTIC_THREADS", "AnalyticGradient", "RESERVED_SEEDS", "allocates",
            "analytic_finetune", "episode_cost", "make_torch_env"]
@@ -137,9 +138,6 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
     opt = torch.optim.Adam(params, lr=float(learning_rate))
     floor = 0.05 * float(learning_rate)
     policy.set_training_mode(True)
-    threads_before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(int(threads))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -148,37 +146,38 @@ def analytic_finetune(policy: Any, env_id: str = "GreenLLM-v2", iterations: int 
     start = time.perf_counter()
     days: list[float] = []
     done = 0
-    try:
-        for it in range(int(iterations)):
-            if stop():
-                break
-            step = floor + 0.5 * (float(learning_rate) - floor) * (1.0 + math.cos(math.pi * it / int(iterations)))
-            for group in opt.param_groups:
-                group["lr"] = step
-            _reset_training(venv, int(seed), it)
-            cost, pen = episode_cost(net.forward_actor, venv)
-            day = cost + pen
-            loss = (day / day.detach()).mean()
-            opt.zero_grad()
-            loss.backward()
-            norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
-            opt.step()
-            done = it + 1
-            days.append(float(day.detach().mean()))
-            row = {"iteration": done, "cost_weighted": round(float(cost.detach().mean()), 6),
-                   "penalty": round(float(pen.detach().mean()), 6), "grad_norm": round(norm, 6), "lr": step,
-                   "seconds": round(time.perf_counter() - start, 2)}
-            if curve is not None:
-                curve(row)
+    with torch_threads(None if threads is None else int(threads)):
+        try:
+            for it in range(int(iterations)):
+                if stop():
+                    break
+                frac = it / int(iterations)
+                step = floor + 0.5 * (float(learning_rate) - floor) * (1.0 + math.cos(math.pi * frac))
+                for group in opt.param_groups:
+                    group["lr"] = step
+                _reset_training(venv, int(seed), it)
+                cost, pen = episode_cost(net.forward_actor, venv)
+                day = cost + pen
+                loss = (day / day.detach()).mean()
+                opt.zero_grad()
+                loss.backward()
+                norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))
+                opt.step()
+                done = it + 1
+                days.append(float(day.detach().mean()))
+                row = {"iteration": done, "cost_weighted": round(float(cost.detach().mean()), 6),
+                       "penalty": round(float(pen.detach().mean()), 6), "grad_norm": round(norm, 6), "lr": step,
+                       "seconds": round(time.perf_counter() - start, 2)}
+                if curve is not None:
+                    curve(row)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(day_usd=f"{days[-1]:.2f}", penalty=f"{row['penalty']:.3f}")
+        finally:
             if bar is not None:
-                bar.update(1)
-                bar.set_postfix(day_usd=f"{days[-1]:.2f}", penalty=f"{row['penalty']:.3f}")
-    finally:
-        if bar is not None:
-            bar.close()
-        policy.set_training_mode(False)
-        torch.set_num_threads(threads_before)
-        venv.close()
+                bar.close()
+            policy.set_training_mode(False)
+            venv.close()
     tenth = max(1, len(days) // 10)
     out = {"iterations": done, "scenarios": done * int(envs), "envs": int(envs), "learning_rate": float(learning_rate),
            "seconds": round(time.perf_counter() - start, 1), "stopped": done < int(iterations),

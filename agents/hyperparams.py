@@ -23,7 +23,8 @@ Keys as in RL Zoo:
   off), ``pretrain_episodes`` (default 300),
   ``pretrain_epochs`` (default 60), ``pretrain_dagger`` (episodes of DAgger rounds, default 0), ``pretrain_scale``
   (one factor on both episode counts, default 1: ``pretrain_scale:0.1`` is a tenth of the warm start), ``pretrain_lr``
-  (Adam's step, default 1e-3): a warm start by behaviour cloning of an expert before RL (``agents.imitation``);
+  (Adam's step, default 1e-3), ``pretrain_threads`` (torch's CPU threads while it runs, restored after; default:
+  train.py's one): a warm start by behaviour cloning of an expert before RL (``agents.imitation``);
 - ``train_freq`` lists become tuples; every other key goes to the algorithm's constructor unchanged.
 
 RL Zoo reads the same files (``python -m rl_zoo3.train --conf-file hyperparams/ppo.yml --gym-packages
@@ -83,7 +84,8 @@ HYPERPARAMS_DIR = _hyperparams_dir()
 
 RUN_KEYS = ("n_timesteps", "n_envs", "normalize", "policy", "noise_type", "noise_std", "obs_features", "residual",
             "residual_scale", "shield", "action_groups", "pretrain", "pretrain_episodes", "pretrain_epochs",
-            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "analytic_iters", "analytic_envs", "analytic_lr",
+            "pretrain_dagger", "pretrain_lr", "pretrain_scale", "pretrain_threads",
+            "analytic_iters", "analytic_envs", "analytic_lr",
             "env_wrapper", "callback", "extra_wrappers", "extra_callbacks")
 """Keys consumed by ``train.py`` rather than passed to the algorithm's constructor."""
 

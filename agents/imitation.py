@@ -38,6 +38,7 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from baselines.rollout import env_water_price
 
 from .settings import WARM_START_CALLBACK, WARM_START_EXPERT, AgentSettings, SettingError, stage_settings
+from .threads import torch_threads
 
 __all__ = ["DAGGER_ROUND", "EXPERTS", "PRETRAIN_SEED0", "ImitationWarmStart", "WarmStartInterrupted",
            "OraclePlanExpert", "OraclePriceExpert", "V2_BATCH", "behaviour_clone", "expert_rollouts",
@@ -581,7 +582,8 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
               epochs: 60
               dagger_episodes: 300
 
-    ``scale`` multiplies ``episodes`` and ``dagger_episodes`` (``pretrain_scale`` in train.py's terms).
+    ``scale`` multiplies ``episodes`` and ``dagger_episodes`` (``pretrain_scale`` in train.py's terms);
+    ``threads``: torch's CPU threads while it runs (``pretrain_threads``; None: as they are).
     At the start of ``model.learn`` it clones ``expert`` (one of `EXPERTS`) into the model on ``episodes``
     training scenarios (plus ``dagger_episodes`` of DAgger), on an env made from the training env's spec
     (``make_env`` overrides that), then re-normalises the model's last observation with the frozen
@@ -593,10 +595,10 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
                  epochs: int = AgentSettings.pretrain_epochs, dagger_episodes: int = AgentSettings.pretrain_dagger,
                  learning_rate: float = AgentSettings.pretrain_lr, seed: int | None = None,
                  make_env: Callable[[], Any] | None = None, verbose: int = 1,
-                 scale: float = AgentSettings.pretrain_scale):
+                 scale: float = AgentSettings.pretrain_scale, threads: int | None = AgentSettings.pretrain_threads):
         super().__init__(verbose)
         given = {"expert": expert, "episodes": episodes, "epochs": epochs, "dagger_episodes": dagger_episodes,
-                 "learning_rate": learning_rate, "scale": scale}
+                 "learning_rate": learning_rate, "scale": scale, "threads": threads}
         settings = stage_settings(WARM_START_CALLBACK, given)  # the settings' one reader, errors in these names
         if settings.pretrain is None:
             raise SettingError("expert", expert, f" is not one of {sorted(EXPERTS)}")
@@ -629,8 +631,9 @@ class ImitationWarmStart(_callback_base()):  # type: ignore[misc]
         if self.verbose:
             print(f"[warm start] behaviour cloning of {self.expert!r} on {self.episodes} training scenarios, "
                   f"{self.epochs} epochs, {self.dagger_episodes} DAgger episodes", flush=True)
-        self.summary = pretrain(self.model, self._env_factory(), self.expert, self.episodes, self.epochs, seed,
-                                self.dagger_episodes, self.learning_rate)
+        with torch_threads(self.settings.pretrain_threads):
+            self.summary = pretrain(self.model, self._env_factory(), self.expert, self.episodes, self.epochs, seed,
+                                    self.dagger_episodes, self.learning_rate)
         self.done = True
         vecnorm = self.model.get_vec_normalize_env()
         if vecnorm is not None and vecnorm.norm_obs and getattr(self.model, "_last_obs", None) is not None:

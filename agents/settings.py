@@ -40,7 +40,8 @@ WARM_START_CALLBACK = "agents.imitation.ImitationWarmStart"
 """The Zoo ``callback`` that is train.py's warm start; its kwargs are the settings' legacy names, `WARM_START_KEYS`."""
 
 WARM_START_KEYS = {"expert": "pretrain", "episodes": "pretrain_episodes", "epochs": "pretrain_epochs",
-                   "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr", "scale": "pretrain_scale"}
+                   "dagger_episodes": "pretrain_dagger", "learning_rate": "pretrain_lr", "scale": "pretrain_scale",
+                   "threads": "pretrain_threads"}
 """`WARM_START_CALLBACK` keyword (legacy alias) -> setting."""
 
 ANALYTIC_CALLBACK = "agents.analytic.AnalyticGradient"
@@ -142,6 +143,8 @@ class AgentSettings:
     """Adam's step of behaviour cloning."""
     pretrain_scale: float = 1.0
     """One factor on both episode counts."""
+    pretrain_threads: int | None = None
+    """Torch CPU threads while the warm start runs (restored after; None: as they are, train.py's one)."""
     analytic_iters: int = 0
     """Iterations of the analytic stage after the warm start (`agents.analytic`; 0: none)."""
     analytic_envs: int = 32
@@ -171,6 +174,8 @@ class AgentSettings:
         if not _number(self.pretrain_lr) or not 0 < self.pretrain_lr < 1:
             raise SettingError("pretrain_lr", self.pretrain_lr, ": expected a learning rate in (0, 1)")
         put("pretrain_lr", float(self.pretrain_lr))
+        if self.pretrain_threads is not None:
+            put("pretrain_threads", _integer("pretrain_threads", self.pretrain_threads, 1))
         put("analytic_iters", 0 if is_off(self.analytic_iters) else _integer("analytic_iters", self.analytic_iters, 0))
         put("analytic_envs", _integer("analytic_envs", self.analytic_envs, 1))
         if not _number(self.analytic_lr) or not 0 < self.analytic_lr < 1:

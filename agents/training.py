@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .threads import torch_threads
 from .train_cli import DEFAULT_EVAL_SEEDS, FIXED_ON_RESUME, defaults, kv_pairs
 from .train_env import has_native_vector, make_vec_env, resolve_env_id
 
@@ -30,13 +31,14 @@ def plain(value: Any) -> Any:
 
 
 def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int,
-               stop: Any = None, progress: bool = False) -> None:
+               stop: Any = None, progress: bool = False, threads: int | None = None) -> None:
     """Behaviour cloning before RL (``pretrain`` in the YAML, `agents.imitation`); the cloned model and its
     statistics are kept as the step-0 checkpoint (``rl_model_0_steps.zip``), so that the warm start alone can be
     scored (``evaluate.py --policies ppo=RUN/rl_model_0_steps.zip``). Progress per round goes to the console and
     ``<env>/warm_start/progress.jsonl``; when ``stop()`` turns true (SIGINT/SIGTERM) what is done is saved in
     ``<env>/warm_start/`` and `agents.imitation.WarmStartInterrupted` raised (``--resume`` continues).
-    ``progress``: progress bars over every phase (expert episodes, each fit's epochs, DAgger episodes)."""
+    ``progress``: progress bars over every phase (expert episodes, each fit's epochs, DAgger episodes).
+    ``threads``: torch's CPU threads while it runs (restored after; None: ``pretrain_threads``, else as they are)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     from agents.imitation import DAGGER_ROUND, pretrain
@@ -48,9 +50,10 @@ def warm_start(model: Any, layout: Any, make_env: Any, settings: Any, seed: int,
           + (f", then {dagger} DAgger episodes in {rounds} round(s) (pretrain_dagger)" if dagger else ""),
           flush=True)
     warm_dir = layout.params_dir / "warm_start"
-    summary = pretrain(model, make_env, settings["pretrain"], settings["pretrain_episodes"],
-                       settings["pretrain_epochs"], seed, settings["pretrain_dagger"], settings["pretrain_lr"],
-                       state_dir=warm_dir, stop=stop, log=lambda line: print(line, flush=True), progress=progress)
+    with torch_threads(threads or settings.get("pretrain_threads")):
+        summary = pretrain(model, make_env, settings["pretrain"], settings["pretrain_episodes"],
+                           settings["pretrain_epochs"], seed, settings["pretrain_dagger"], settings["pretrain_lr"],
+                           state_dir=warm_dir, stop=stop, log=lambda line: print(line, flush=True), progress=progress)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(layout.run_dir / f"{layout.checkpoint_prefix}_0_steps.zip"))
     vecnorm = model.get_vec_normalize_env()
@@ -152,7 +155,7 @@ class TrainRun:
 
 DEFAULT_SEED = 0
 """The seed of a run that names none (CleanRL's convention, not RL Zoo's random one): on the same machine and
-software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_7``
+software, ``python train.py --algo ppo`` then retrains the shipped ``rl-trained-agents/ppo/GreenLLM-v2_10``
 bit for bit (its config records seed 0). ``--seed -1`` draws one."""
 
 
@@ -460,7 +463,8 @@ def run_warm_start(run: TrainRun, model: Any, env: Any) -> int | None:
     with SignalGuard() as warm_guard:
         try:
             warm_start(model, run.layout, run.make_env, run.settings, run.seed,
-                       stop=lambda: warm_guard.signum is not None, progress=not run.args.get("no_progress_bar"))
+                       stop=lambda: warm_guard.signum is not None, progress=not run.args.get("no_progress_bar"),
+                       threads=run.args.get("num_threads"))
         except WarmStartInterrupted as exc:
             env.close()
             print(f"[train] warm start stopped after {exc.progress}; saved in {run.layout.params_dir / 'warm_start'}."

@@ -124,7 +124,8 @@ def test_split_schedules_and_run_keys():
                    "noise_std": None, "obs_features": None, "residual": None,
                    "residual_scale": 0.5, "shield": None, "action_groups": None, "pretrain": None,
                    "pretrain_episodes": 300, "pretrain_epochs": 60, "pretrain_dagger": 0, "pretrain_lr": 1e-3,
-                   "pretrain_scale": 1.0, "analytic_iters": 0, "analytic_envs": 32, "analytic_lr": 3e-4,
+                   "pretrain_scale": 1.0, "pretrain_threads": None,
+                   "analytic_iters": 0, "analytic_envs": 32, "analytic_lr": 3e-4,
                    "env_wrapper": None, "callback": None, "extra_wrappers": [], "extra_callbacks": []}
     assert kwargs["learning_rate"](1.0) == pytest.approx(3e-4) and kwargs["learning_rate"](0.5) == pytest.approx(1.5e-4)
     assert kwargs["clip_range"](0.0) == pytest.approx(0.0)

@@ -43,6 +43,7 @@ LONG = {
     "green-llm-train": "console script of train.py: a training run",
     "green-llm-evaluate": "console script of evaluate.py: an evaluation run",
     "baselines.sweep": "the sensitivity sweep: 228 LP solves, about half a minute",
+    "baselines.gap_split": "reads the folder of a long evaluate.py run (24 LPs per policy and seed)",
     "rl_zoo3.train": "RL Zoo training (the warm start alone takes about 15 minutes)",
     "rl_zoo3.enjoy": "needs a trained run in logs/",
     "rl_zoo3.plots.all_plots": "needs trained runs in logs/",

@@ -17,7 +17,7 @@ from stable_baselines3 import PPO  # noqa: E402
 from agents.equivariant import AllocationNet, policy_kwargs_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-v2_7"
+SHIPPED = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-v2_10"
 
 
 def _model(env, **kw):

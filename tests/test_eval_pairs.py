@@ -34,6 +34,15 @@ def test_seed_groups_pool_training_seeds():
     assert g["ppo"]["iqm_lo"] <= g["ppo"]["iqm"] <= g["ppo"]["iqm_hi"]
 
 
+def test_a_groups_ci_does_not_move_when_other_groups_join():
+    ppo = {"ppo_seed0": [10, 20, 30, 5], "ppo_seed1": [12, 22, 32, 6], "ppo_seed2": [11, 21, 31, 4]}
+    alone = seed_groups(_rows(ppo))["ppo"]
+    joined = seed_groups(_rows({"a2c_seed0": [1, 2, 3, 4], "a2c_seed1": [2, 3, 4, 5], **ppo}))
+    assert set(joined) == {"a2c", "ppo"}
+    for key in ("mean_lo", "mean_hi", "iqm_lo", "iqm_hi"):
+        assert joined["ppo"][key] == alone[key]
+
+
 def test_paired_flag_names_policies_it_knows(tmp_path):
     cfg = parse_args(["--policies", "myopic,uniform", "--out", str(tmp_path), "--paired", "myopic:uniform"])
     assert cfg.paired == [("myopic", "uniform")]
