@@ -18,7 +18,6 @@ per policy and seed) into ``OUT`` and prints a Markdown table of the means with 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -43,11 +42,6 @@ def split_episode(lp: Any, hours: Sequence[dict[str, Any]], oracle: float) -> fl
     return loss / oracle * 100.0
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 def split_folder(out: str | Path, policies: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The rows of ``gap_split.csv`` for an evaluate.py folder ``out`` (``policies``: labels to keep; None: all
     but the oracle), in the order of ``results.csv``."""
@@ -56,6 +50,7 @@ def split_folder(out: str | Path, policies: Sequence[str] | None = None) -> list
 
     from .eval_config import Config
     from .eval_runner import is_v2, make_scenario_for
+    from .eval_store import COLUMNS, HOURLY_COLUMNS, read_csv
 
     out = Path(out)
     if not (out / "config.json").exists() or not (out / "results.csv").exists():
@@ -66,7 +61,7 @@ def split_folder(out: str | Path, policies: Sequence[str] | None = None) -> list
     cfg = Config(policies=[], seeds=[], out=str(out), weights=tuple(ident["weights"]), env=ident["env"],
                  env_kwargs=ident.get("env_kwargs") or {}, gen_kwargs=ident.get("gen_kwargs") or {},
                  traces=ident.get("traces"), start=ident.get("start"))
-    results = [r for r in _rows(out / "results.csv")
+    results = [r for r in read_csv(out / "results.csv", COLUMNS)
                if (r["policy"] in policies if policies else r["policy"] != "oracle")]
     if policies:
         missing = sorted(set(policies) - {r["policy"] for r in results})
@@ -79,7 +74,7 @@ def split_folder(out: str | Path, policies: Sequence[str] | None = None) -> list
     for seed, rows in by_seed.items():
         scenario = make_scenario_for(cfg, seed)
         lp = HourlyLP(cost.coefficients(scenario), cfg.weights)
-        hourly = _rows(out / "hourly" / f"seed_{seed}.csv")
+        hourly = read_csv(out / "hourly" / f"seed_{seed}.csv", HOURLY_COLUMNS)
         for r in rows:
             oracle = float(r["oracle_cost_weighted"])
             hours = [h for h in hourly if h["policy"] == r["policy"]]
@@ -92,20 +87,16 @@ def split_folder(out: str | Path, policies: Sequence[str] | None = None) -> list
     return split
 
 
-def _ci(values: np.ndarray, resamples: int = 4000) -> tuple[float, float]:
-    rng = np.random.default_rng(0)
-    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def table(split: list[dict[str, Any]]) -> str:
     """The means per policy (with 95% percentile-bootstrap CIs, 4000 resamples, seed 0) as Markdown."""
+    from .eval_report import bootstrap_ci
+
     lines = ["| policy | seeds | gap % | within the hours % [95% CI] | across the hours % [95% CI] "
              "| of which penalty % |", "|---|---:|---:|---|---|---:|"]
     for policy in dict.fromkeys(r["policy"] for r in split):
         rows = [r for r in split if r["policy"] == policy]
         col = {k: np.array([r[k] for r in rows]) for k in SPLIT_COLUMNS[2:]}
-        (wl, wh), (al, ah) = _ci(col["within_pct"]), _ci(col["across_pct"])
+        (wl, wh), (al, ah) = bootstrap_ci(col["within_pct"]), bootstrap_ci(col["across_pct"])
         lines.append(f"| {policy} | {len(rows)} | {col['gap_pct'].mean():.3f} | {col['within_pct'].mean():.3f} "
                      f"[{wl:.3f}, {wh:.3f}] | {col['across_pct'].mean():.3f} [{al:.3f}, {ah:.3f}] | "
                      f"{col['penalty_pct'].mean():.3f} |")
@@ -122,11 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"gap_split: {exc}", file=sys.stderr)
         return 2
+    from .eval_store import write_csv_atomic
+
     path = Path(a.out) / "gap_split.csv"
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=SPLIT_COLUMNS)
-        writer.writeheader()
-        writer.writerows(split)
+    write_csv_atomic(path, SPLIT_COLUMNS, split, fsync=False)
     print(table(split))
     print(f"\n{len(split)} rows in {path}")
     return 0
