@@ -65,7 +65,7 @@ run_demo() {
     run_dir=$(ls -d "$out"/logs/ppo/GreenLLM-hybrid-v1_* | sort -V | tail -n 1)
     echo "== 4/5 oracle gap of the baselines and the shipped v2 agents on GreenLLM-v2 (the default env), held-out seeds"
     policies="oracle,mpc,myopic,uniform,nearest,cheapest,greenest,renewable_first,day_price:margin=0.1"
-    for shipped in rl-trained-agents/ppo/GreenLLM-v2_10:ppo_equivariant rl-trained-agents/ppo/GreenLLM-hybrid-v2_2:ppo_hybrid \
+    for shipped in rl-trained-agents/ppo/GreenLLM-v2_10:ppo_equivariant rl-trained-agents/ppo/GreenLLM-hybrid-v2_9:ppo_hybrid \
             rl-trained-agents/sac/GreenLLM-hybrid-v2_1:sac_hybrid_scratch rl-trained-agents/sac/GreenLLM-price-v2_1:sac_price; do
         if [ -d "${shipped%%:*}" ]; then policies="$policies,${shipped##*:}=${shipped%%:*}"; fi
     done

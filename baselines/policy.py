@@ -85,6 +85,7 @@ _BUILTIN: dict[str, tuple[str, str, dict[str, Any]]] = {
     "day_price": ("baselines.hybrid_rules", "DayPricePolicy", {}),
     "constant_price": ("baselines.hybrid_rules", "ConstantPricePolicy", {}),
     "forecast_lp": ("baselines.hybrid_rules", "ForecastLPPolicy", {}),
+    "sampled_price": ("baselines.hybrid_rules", "SampledPricePolicy", {}),
 }
 _FACTORIES: dict[str, Callable[..., Policy]] = {}
 _LOADERS: dict[str, Callable[..., Policy]] = {}

@@ -43,7 +43,7 @@ from .hourly import HourlyLP, check_price_action, check_price_range, even_action
 from .observation import lognormal_factors
 
 __all__ = ["CURVE_POINTS", "DEFAULT_FORECAST_NOISE", "DEFAULT_PRICE_RANGE", "HYBRID_V2_FEATURES", "WaterPriceLPV2",
-           "make_hybrid_env_v2"]
+           "make_hybrid_env_v2", "scaled_scenario", "water_curves"]
 
 DEFAULT_PRICE_RANGE = (1e-4, 1.0)
 """$/L of the actions -1 and +1."""
@@ -164,28 +164,17 @@ class WaterPriceLPV2(gym.Env):
         from . import cost
 
         base = self.env.unwrapped
-        s = base.scenario
         sig = self.forecast_noise
 
-        def noisy(a: np.ndarray) -> np.ndarray:
-            a = np.asarray(a, np.float64)
-            f = lognormal_factors(self.np_random, a.shape, sig) if sig > 0 else np.ones(a.shape)
+        def factors(shape: tuple[int, ...]) -> np.ndarray:
+            f = lognormal_factors(self.np_random, shape, sig) if sig > 0 else np.ones(shape)
             f[0] = 1.0
-            return a * f
+            return f
 
-        water = noisy(np.ones_like(np.asarray(s.WUE, np.float64)))  # water per kWh: WUE/PUE + EWIF, one factor
-        seen = s.replace(lam=noisy(s.lam), c=noisy(s.c), theta=noisy(s.theta), P_w=noisy(s.P_w),
-                         WUE=np.asarray(s.WUE, np.float64) * water, EWIF=np.asarray(s.EWIF, np.float64) * water)
+        seen = scaled_scenario(base.scenario, factors)
         self.forecast_scenario = seen
-        lp = HourlyLP(cost.coefficients(seen), base.weights)
-        out = np.zeros((s.T, CURVE_POINTS))
-        last = np.zeros(CURVE_POINTS)
-        for t in range(s.T):
-            try:
-                out[t] = last = [lp.solve(t, water_price=p).water_l for p in self._curve]
-            except RuntimeError:  # a forecast demand beyond what the hour can host: the previous hour's curve
-                self.forecast_failures += 1
-                out[t] = last
+        out, failures = water_curves(HourlyLP(cost.coefficients(seen), base.weights), self._curve)
+        self.forecast_failures += failures
         return out
 
     @property
@@ -214,6 +203,36 @@ class WaterPriceLPV2(gym.Env):
         info["hour_water_price"] = np.float64(price)
         self._last_action = float(np.clip(np.asarray(action, np.float64).reshape(-1)[0], -1.0, 1.0))
         return self.features(obs), reward, terminated, truncated, info
+
+
+def scaled_scenario(scenario: Any, factors: Any) -> Any:
+    """``scenario`` with every demand, electricity price, carbon intensity, renewable power and water per kWh
+    multiplied by ``factors(shape)`` (an array of that shape), drawn in this fixed order: water per kWh (one factor
+    for on-site WUE/PUE and the grid's EWIF), then demand ``lam``, price ``c``, carbon ``theta``, renewables
+    ``P_w``. The day's forecast (factors of mean one) and the samples of ``baselines.hybrid_rules``'
+    ``sampled_price`` (the forecast divided by fresh factors) are both made here."""
+    water = np.asarray(factors(np.shape(scenario.WUE)), np.float64)
+    return scenario.replace(
+        lam=np.asarray(scenario.lam, np.float64) * factors(np.shape(scenario.lam)),
+        c=np.asarray(scenario.c, np.float64) * factors(np.shape(scenario.c)),
+        theta=np.asarray(scenario.theta, np.float64) * factors(np.shape(scenario.theta)),
+        P_w=np.asarray(scenario.P_w, np.float64) * factors(np.shape(scenario.P_w)),
+        WUE=np.asarray(scenario.WUE, np.float64) * water, EWIF=np.asarray(scenario.EWIF, np.float64) * water)
+
+
+def water_curves(lp: HourlyLP, prices: Any, start: int = 0) -> tuple[np.ndarray, int]:
+    """((T, len(prices)) water (L) of hours ``start..T-1``' LPs at each price $/L (rows before ``start`` zero), the
+    number of hours whose LP had no solution: such an hour repeats the hour before's curve (zeros at ``start``)."""
+    out = np.zeros((lp.coef.T, len(prices)))
+    last = np.zeros(len(prices))
+    failures = 0
+    for t in range(start, lp.coef.T):
+        try:
+            out[t] = last = [lp.solve(t, water_price=p).water_l for p in prices]
+        except RuntimeError:  # a demand beyond what the hour can host
+            failures += 1
+            out[t] = last
+    return out, failures
 
 
 def make_hybrid_env_v2(price_range: tuple[float, float] = DEFAULT_PRICE_RANGE,

@@ -159,24 +159,63 @@ def test_the_shipped_hybrid_v2_agent_and_its_clone_load_and_play():
         assert 0.0 <= (total - oracle) / oracle < 0.05
 
 
-RESIDUAL = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-hybrid-v2_2"
+RESIDUALS = (("GreenLLM-hybrid-v2_2", "day_price:margin=0.1"), ("GreenLLM-hybrid-v2_9", "sampled_price"))
 
 
-@pytest.mark.skipif(not RESIDUAL.is_dir(), reason="no shipped residual GreenLLM-hybrid-v2 agent")
-def test_the_shipped_residual_hybrid_plays_its_rule_plus_a_small_correction():
-    """GreenLLM-hybrid-v2_2 is residual on day_price:margin=0.1 (read back from its config.yml); its action stays
-    within 0.25 of the rule's, and its day on a validation seed is within 0.5 points of the rule's."""
+@pytest.mark.parametrize("run, base", RESIDUALS)
+def test_the_shipped_residual_hybrids_play_their_rule_plus_a_small_correction(run, base):
+    """GreenLLM-hybrid-v2_2 is residual on day_price:margin=0.1, _9 (shipped) on sampled_price (read back from their
+    config.yml); the action stays within 0.25 of the rule's, and the day on a validation seed within 0.5 points
+    of the rule's."""
     pytest.importorskip("stable_baselines3")
     from agents.policy import TrainedPolicy
     from baselines import make_policy
 
-    policy = TrainedPolicy.load(RESIDUAL)
-    assert policy.env_id.endswith("GreenLLM-hybrid-v2") and policy.residual == "day_price:margin=0.1"
-    rule = make_policy("day_price:margin=0.1")
+    folder = ROOT / "rl-trained-agents" / "ppo" / run
+    if not folder.is_dir():
+        pytest.skip(f"no shipped residual agent {run}")
+    policy = TrainedPolicy.load(folder)
+    assert policy.env_id.endswith("GreenLLM-hybrid-v2") and policy.residual == base
+    rule = make_policy(base)
     env = gym.make(HYBRID_V2)
     obs, _ = env.reset(seed=0, options={"scenario_seed": 905})
     policy.reset(env.unwrapped)
-    assert abs(float(policy.act(obs, env.unwrapped)[0]) - float(rule.act(obs)[0])) <= 0.25 + 1e-6
+    rule.reset(env.unwrapped)
+    assert abs(float(policy.act(obs, env.unwrapped)[0]) - float(rule.act(obs, env.unwrapped)[0])) <= 0.25 + 1e-6
     (agent_total, oracle), (rule_total, _) = _play(env, policy, 905), _play(env, rule, 905)
     assert 0.0 <= (agent_total - oracle) / oracle < 0.05
     assert abs(agent_total - rule_total) / oracle < 0.005
+
+
+def test_the_sampled_price_rule_hedges_the_forecast_and_replays_exactly():
+    """``sampled_price`` draws days around the env's forecast (σ = 0: the exact day, where it plays near the oracle),
+    replays an episode exactly from its seed and the forecast, checks its options and needs the env."""
+    from baselines import make_policy
+    from baselines.policy import PolicySpecError
+    from green_llm_env.hybrid_v2 import scaled_scenario
+
+    exact = gym.make(HYBRID_V2, forecast_noise=0.0)
+    total, oracle = _play(exact, make_policy("sampled_price:samples=1:margin=0"), 902)
+    assert 0.0 <= (total - oracle) / oracle < 5e-3
+
+    env = gym.make(HYBRID_V2)
+    obs, _ = env.reset(seed=0, options={"scenario_seed": 904})
+    hyb = env.unwrapped
+    same = scaled_scenario(hyb.forecast_scenario, np.ones)
+    assert np.array_equal(same.lam, hyb.forecast_scenario.lam) and np.array_equal(same.WUE, hyb.forecast_scenario.WUE)
+    acts = []
+    for seed in (0, 0, 1):
+        rule = make_policy(f"sampled_price:samples=3:points=5:seed={seed}")
+        rule.reset(hyb)
+        acts.append(rule.act(obs, hyb)[0])
+        assert rule._later.shape == (3, hyb.scenario.T, 5) and not rule._later[:, 0].any()
+    assert acts[0] == acts[1] != acts[2]
+    assert -1.0 <= acts[0] <= hyb.action_of(hyb.water_price) + 1e-6
+    # the samples scatter around the forecast: their later hours' water at the lowest price (the curve's first)
+    ratio = rule._later[:, 1:, 0].sum(axis=1) / hyb._future[1:, 0].sum()
+    assert np.all(np.abs(ratio - 1.0) < 0.1) and np.ptp(ratio) > 0
+    for bad, key in (("samples=0", "samples"), ("points=1", "points"), ("margin=nan", "margin"), ("seed=-1", "seed")):
+        with pytest.raises(PolicySpecError, match=key):
+            make_policy(f"sampled_price:{bad}")
+    with pytest.raises(ValueError, match="reset"):
+        make_policy("sampled_price").act(obs, hyb)
