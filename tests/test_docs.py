@@ -53,7 +53,7 @@ LONG = {
 """Long-running programs (a path prefix or a module) -> why they are only parsed, not run."""
 
 EXTERNAL = {
-    "./run.sh": "the demo (3 to 7 minutes) or the whole test suite; checked by bash -n and its subcommand",
+    "./run.sh": "the demo (6 minutes after the install) or the test suite; checked by bash -n and its subcommand",
     "pip": "installs packages; checked: the extras it names exist in pyproject.toml",
     "ray": "starts a Ray cluster",
     "mkdocs": "the site build, run by test_mkdocs_build_strict",
