@@ -157,12 +157,6 @@ class ForecastLPPolicy(_HybridRule):
         return _capped(env.action_of(max(dual, 1e-300)) + self.margin, env)
 
 
-def _count(cls: str, key: str, value: Any, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < least:
-        raise ValueError(f"{cls} {key} must be an integer >= {least}; got {value!r}")
-    return int(value)
-
-
 class SampledPricePolicy(_HybridRule):
     """The mean, over samples of what the forecast may have got wrong, of the price at which the day spends the
     water left, plus ``margin``, at most μ_w's action (see the module docstring).
@@ -185,11 +179,13 @@ class SampledPricePolicy(_HybridRule):
 
     def __init__(self, name: str = "sampled_price", samples: int = 16, points: int = 13, margin: float = 0.05,
                  seed: int = 0) -> None:
+        from green_llm_env.env import _check_int  # the envs' integer check: "<name> must be an integer >= k"
+
         self.name = name
-        self.samples = _count("SampledPricePolicy", "samples", samples, 1)
-        self.points = _count("SampledPricePolicy", "points", points, 2)
+        self.samples = _check_int("SampledPricePolicy samples", samples, 1)
+        self.points = _check_int("SampledPricePolicy points", points, 2)
         self.margin = _finite("SampledPricePolicy", "margin", margin)
-        self.seed = _count("SampledPricePolicy", "seed", seed, 0)
+        self.seed = _check_int("SampledPricePolicy seed", seed, 0)
         self._later: np.ndarray | None = None  # (samples, T, points) L
         self._hour_lp: Any = None
 
@@ -221,7 +217,7 @@ class SampledPricePolicy(_HybridRule):
             water_curves(HourlyLP(cost.coefficients(scaled_scenario(seen, factors)), base.weights), self._prices,
                          start=1)[0]
             for _ in range(self.samples)])
-        self._hour_lp = HourlyLP(base.coef, base.weights)
+        self._hour_lp = HourlyLP(base.coef, base.weights)  # not the env's solver: its warm starts stay the env's
 
     def act(self, obs: Any, env: Any = None) -> np.ndarray:
         """``[action of the mean crossing price + margin]`` (float32, shape (1,)), at most μ_w's action."""
