@@ -566,7 +566,14 @@ def make_callbacks(run: TrainRun, guard: Any) -> tuple[list[Any], Any]:
         eval_cb = OracleGapEvalCallback(run.make_env, args["eval_seeds"], int(args["eval_freq"]), run.layout,
                                         verbose=1, agent=settings.agent)
         callbacks.append(eval_cb)
-    callbacks += make_extra_callbacks(settings["extra_callbacks"])
+    extra = make_extra_callbacks(settings["extra_callbacks"])
+    if args.get("num_threads"):  # --num-threads N: every stage on N threads, RL included
+        from .callbacks import TorchThreads
+
+        for cb in extra:
+            if isinstance(cb, TorchThreads):
+                cb.threads = int(args["num_threads"])
+    callbacks += extra
     if args.get("max_minutes") is not None:
         from .callbacks import StopAfterMinutes
 
