@@ -78,7 +78,8 @@ def build_parser(description: str = "") -> argparse.ArgumentParser:
     p.add_argument("-P", "--progress", action="store_true", default=None,
                    help="RL Zoo's flag: show the progress bar (shown unless --no-progress-bar)")
     p.add_argument("--num-threads", type=int, default=None,
-                   help="torch CPU threads (default, or -1: 1 on the CPU, fastest for SB3's small MLPs)")
+                   help="torch CPU threads for every stage (default, or -1: 1 on the CPU, fastest for SB3's small "
+                        "MLPs; the YAML's agents.callbacks.TorchThreads and threads: entries set their stage's)")
     p.add_argument("--log-interval", type=int, default=None,
                    help="SB3 log-table interval in updates (default -1: SB3's default)")
     p.add_argument("-i", "--trained-agent", default=None,

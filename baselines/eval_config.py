@@ -115,10 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="import MODULE first (it may register policies or loaders); repeatable")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--paired", default=None, metavar="A:B[,C:D]",
+    p.add_argument("--paired", action="append", default=None, metavar="A:B[,C:D]",
                    help="paired differences to report: gap of A minus gap of B on each seed, e.g. "
                         "ppo:ppo_clone (policy labels as in the summary; a label may hold ':', as in "
-                        "day_price:margin=0.1:cap=true:day_price:margin=0.1)")
+                        "day_price:margin=0.1:cap=true:day_price:margin=0.1); repeatable")
     return p
 
 
@@ -142,7 +142,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
                   start=(a.start or "2024-01-01T00") if a.traces else None,
                   workers=a.workers or (0 if a.backend == "ray" else 1), backend=a.backend, address=a.address,
                   imports=list(a.imports), plots=not a.no_plots, progress=not a.no_progress, env_given=env_given,
-                  paired=_paired(a.paired, policies))
+                  paired=_paired(",".join(a.paired or []), policies))
 
 
 def _paired(text: str | None, policies: list[str]) -> list[tuple[str, str]]:

@@ -18,6 +18,7 @@ from agents.equivariant import AllocationNet, policy_kwargs_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-v2_10"
+DEFAULT_RUN = ROOT / "rl-trained-agents" / "ppo" / "GreenLLM-v2_13"  # what `python train.py --algo ppo` makes now
 
 
 def _model(env, **kw):
@@ -99,3 +100,32 @@ def test_the_shipped_v2_agent_loads_and_plays():
         assert len(total) == 24 and 0.0 <= gap < 30.0
         gaps.append(gap)
     assert max(gaps[:2]) < gaps[2]  # seed 900: the analytic stage and PPO after it beat the clone
+
+
+def _weights(path: Path) -> dict:
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return th.load(io.BytesIO(zf.read("policy.pth")), map_location="cpu")
+
+
+@pytest.mark.skipif(not (SHIPPED.is_dir() and DEFAULT_RUN.is_dir()), reason="no shipped GreenLLM-v2 agents")
+def test_the_default_commands_agent_is_the_yaml_recipe_and_differs_from_v2_10_only_by_ppos_threads():
+    """`GreenLLM-v2_13` was trained by the default command after PPO moved to 2 torch threads: its config is the
+    YAML entry as it stands (a changed recipe must ship a new agent), its warm start and analytic stage are
+    `_10`'s weight for weight, and PPO's round-off moved no weight by more than 1e-4."""
+    import yaml
+
+    from agents.hyperparams import load_hyperparams
+
+    entry = load_hyperparams("ppo", "GreenLLM-v2")
+    config = yaml.safe_load((DEFAULT_RUN / "GreenLLM-v2" / "config.yml").read_text())
+    for key, value in entry.items():
+        assert config[key] == value, key
+    for stage in ("rl_model_0_steps.zip", "analytic_model.zip"):
+        a, b = _weights(DEFAULT_RUN / stage), _weights(SHIPPED / stage)
+        assert a.keys() == b.keys() and all(th.equal(a[k], b[k]) for k in a), stage
+    a, b = _weights(DEFAULT_RUN / "GreenLLM-v2.zip"), _weights(SHIPPED / "GreenLLM-v2.zip")
+    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
+    assert 0.0 < diff < 1e-4

@@ -50,6 +50,10 @@ def test_paired_flag_names_policies_it_knows(tmp_path):
         parse_args(["--policies", "myopic,uniform", "--out", str(tmp_path), "--paired", "myopic:oracle"])
     with pytest.raises(CliError, match="A:B"):
         parse_args(["--policies", "myopic,uniform", "--out", str(tmp_path), "--paired", "myopic"])
+    # repeated, the pairs add up (the last one does not replace the others)
+    cfg = parse_args(["--policies", "myopic,uniform,oracle", "--out", str(tmp_path), "--paired", "myopic:uniform",
+                      "--paired", "uniform:oracle,oracle:myopic"])
+    assert cfg.paired == [("myopic", "uniform"), ("uniform", "oracle"), ("oracle", "myopic")]
 
 
 def test_paired_labels_may_hold_colons(tmp_path):
