@@ -416,9 +416,12 @@ def make_model(run: TrainRun, env: Any) -> Any:
 def _load_model(run: TrainRun, env: Any, tb: str | None, noise: Any, verbose: int) -> Any:
     from .registry import ALGOS, is_off_policy
 
+    # -i starts a new run: its hyperparameters (the YAML entry and --hyperparams) replace the saved model's, as in
+    # RL Zoo; the network (policy_kwargs) stays the model's. --resume continues with the model's own, its run's.
+    overrides = {} if run.resume else {k: v for k, v in run.algo_kwargs.items() if k != "policy_kwargs"}
     try:
         model = ALGOS[run.algo].load(str(run.model_path), env=env, device=run.device, tensorboard_log=tb,
-                                     verbose=verbose)
+                                     verbose=verbose, **overrides)
     except Exception as exc:  # spaces of another env, a damaged zip
         raise SystemExit(f"{'--resume' if run.resume else '-i'}: model {run.model_path} does not load on env "
                          f"{run.env_id} ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None

@@ -49,6 +49,8 @@ LONG = {
     "rl_zoo3.plots.all_plots": "needs trained runs in logs/",
     "benchmarks/": "a benchmark (one to several minutes)",
     "agents.curves": "reads training runs' evaluations (parsed only: the runs live outside the repository)",
+    "agents.ppo_diagnostics": "rewrites the docs' figure from the shipped runs' logs (parsed only: tests "
+                              "check it on a small run, tests/test_ppo_diagnostics.py)",
 }
 """Long-running programs (a path prefix or a module) -> why they are only parsed, not run."""
 

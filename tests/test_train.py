@@ -157,6 +157,19 @@ def test_sigterm_saves_and_resume_continues(tmp_path):
     assert bad.returncode == 2 and "--resume keeps the run's seed" in bad.stderr
 
 
+def test_a_model_given_with_i_trains_with_the_new_runs_hyperparameters(ppo_run, tmp_path):
+    """-i: the YAML entry and --hyperparams apply to the loaded model (RL Zoo's behaviour), not the saved ones."""
+    from stable_baselines3 import PPO
+
+    model = Path(ppo_run["run_dir"]) / f"{ENV_KEY}.zip"
+    out = _train("ppo", tmp_path, "learning_rate:0.000123", "clip_range:0.05", "-i", str(model), n=128)
+    trained = PPO.load(Path(out["run_dir"]) / f"{ENV_KEY}.zip", device="cpu")
+    assert trained.learning_rate == pytest.approx(0.000123) and trained.clip_range(1.0) == pytest.approx(0.05)
+    assert trained.n_steps == 64 and trained.n_epochs == 2
+    before = PPO.load(model, device="cpu")
+    assert before.learning_rate != pytest.approx(0.000123)
+
+
 def test_evaluate_scores_the_trained_model(ppo_run, tmp_path):
     if not Path(EVALUATE).is_file():
         pytest.skip("evaluate.py not present")
