@@ -147,7 +147,7 @@ def _plot(labels: list[str], data: list[dict[str, Any]], sought: list[float | No
         steps = (np.arange(len(d["returns"])) + 1) * d["steps_per_rollout"]
         ax.plot(steps, [np.std(r) for r in d["returns"]], marker=".", lw=1, label="s.d. of returns")
         if s is not None:
-            ax.axhline(s, color="C3", ls="--", lw=1, label="improvement sought")
+            ax.axhline(s, color="C3", ls="--", lw=1, label="improvement sought (--sought)")
         ax.set_yscale("log")
         ax.set_title("returns across scenarios" if row == 0 else "", fontsize=9)
         ax.tick_params(labelsize=7)

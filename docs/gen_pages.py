@@ -173,7 +173,8 @@ def write_results_chart() -> None:
 BEFORE_ENVS = (("Home", "index.md"), ("Install and quickstart", "install.md"),
                ("Tutorial: train and score an agent", "tutorial.md"), ("The model", "model.md"))
 AFTER_ENVS = (("Environment guide", "environments.md"), ("The oracle and the baselines", "oracle.md"),
-              ("The agents", "agents.md"), ("Training and evaluation", "training.md"),
+              ("The agents", "agents.md"), ("PPO's diagnostics (table)", "ppo-diagnostics.md"),
+              ("Training and evaluation", "training.md"),
               ("Torch backend (GPU)", "torch.md"), ("Tests and benchmarks", "testing.md"),
               ("Data and licences", "data.md"), ("How to cite", "cite.md"))
 """The hand-written pages, in navigation order, around the generated environment pages."""
