@@ -4,9 +4,11 @@
 
 Each RUN_DIR is a train.py run folder holding SB3's tensorboard log (``tb_*/``, written unless
 ``--tensorboard-log ''``) and ``train.monitor.csv`` (one row per finished episode: its return). Per PPO update
-(x: the env steps collected before it) the figure shows the value loss, the approximate KL, the clip fraction, the policy's σ (SB3's
-``train/std``) and the critic's explained variance; per rollout, the spread (standard deviation) of the
-episodes' returns across the scenarios of the rollout, beside the improvement sought in the same units.
+(x: the env steps collected before it) the figure shows the value loss, the approximate KL, the clip fraction,
+the policy's σ (SB3's ``train/std``) and the critic's explained variance; per rollout, the spread (standard
+deviation) of the episodes' returns across the scenarios of the rollout, beside the improvement sought in the
+same units. An update's values reach the log at the next dump, so the last update is there only when the run
+evaluated at its end (``--eval-freq`` > 0, train.py's final evaluation).
 
 ``--sought`` is that improvement as an oracle gap in % (for example the whole gap left, an upper bound): a
 return in the env's units is converted through each run's rollout mean (``-0.1 × day cost``: GreenLLM-v2's
