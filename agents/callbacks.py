@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import signal
 import time
+from contextlib import ExitStack
 from types import FrameType
 from typing import Any, Callable, Sequence
 
@@ -27,6 +28,7 @@ from stable_baselines3.common.callbacks import BaseCallback, CheckpointCallback
 from .policy import TrainedPolicy
 from .settings import AgentSettings
 from .registry import RunLayout
+from .threads import torch_threads
 
 __all__ = ["OracleGapEvalCallback", "SignalGuard", "StopTrainingOnSignal", "TorchThreads", "evaluate_oracle_gap",
            "make_checkpoint_callback"]
@@ -252,27 +254,21 @@ class TorchThreads(BaseCallback):
     learning ends. train.py runs on one thread (fastest for SB3's small MLPs); a wider network pays for a second
     one: GreenLLM-v2's equivariant PPO goes from 840-1,000 to 1,260-1,400 env-steps/s on 2 cores. A fixed count
     keeps a run reproducible; a different count changes the gradients' round-off, not the recipe.
-    ``train.py --num-threads N`` overrides ``threads``."""
+    ``train.py --num-threads N`` overrides ``threads``. The count is set and restored by
+    `agents.threads.torch_threads`, held open from the start of learning to its end."""
 
     def __init__(self, threads: int, verbose: int = 0):
         super().__init__(verbose)
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"TorchThreads threads={threads!r}: expected an integer >= 1")
         self.threads = threads
-        self._before: int | None = None
+        self._held = ExitStack()
 
     def _on_training_start(self) -> None:
-        import torch
-
-        self._before = torch.get_num_threads()
-        torch.set_num_threads(self.threads)
+        self._held.enter_context(torch_threads(self.threads))
 
     def _on_training_end(self) -> None:
-        import torch
-
-        if self._before is not None:
-            torch.set_num_threads(self._before)
-            self._before = None
+        self._held.close()
 
     def _on_step(self) -> bool:
         return True

@@ -12,8 +12,9 @@ evaluated at its end (``--eval-freq`` > 0, train.py's final evaluation).
 
 ``--sought`` is that improvement as an oracle gap in % (for example the whole gap left, an upper bound): a
 return in the env's units is converted through each run's rollout mean (``-0.1 × day cost``: GreenLLM-v2's
-reward; the gap in % of the mean day cost), a return already in gap points (`agents.oracle_reward`, ``|mean
-return| < 5``) is used as it is. Writes ``ppo-diagnostics.png`` and ``ppo-diagnostics.md`` (a table per run).
+reward; the gap in % of the mean day cost); a run trained on `agents.oracle_reward.OracleGapReward` (an
+``env_wrapper`` of its config; its return is ``-scale ×`` the gap in %) gets ``scale ×`` the gap. Writes
+``ppo-diagnostics.png`` and ``ppo-diagnostics.md`` (a table per run).
 """
 
 from __future__ import annotations
@@ -64,25 +65,30 @@ def rollout_returns(monitor_csv: Path, steps_per_rollout: int) -> list[np.ndarra
 
 
 def load_diagnostics(run_dir: str | Path) -> dict[str, Any]:
-    """A run's scalars per update and its returns per rollout (see the module docstring)."""
-    import yaml
+    """A run's scalars per update, its returns per rollout and the scale of its `OracleGapReward` (None: the
+    env's own reward) (see the module docstring)."""
+    from .registry import RunLayout, read_run_yaml
+    from .settings import named_entries
 
-    run_dir = Path(run_dir)
-    configs = sorted(run_dir.glob("*/config.yml"))
-    if not configs:
+    layout = RunLayout.find(str(run_dir))
+    if not layout.config.is_file():
         raise SystemExit(f"{run_dir}: no <env>/config.yml (not a train.py run folder)")
-    config = yaml.safe_load(configs[0].read_text())
+    config = read_run_yaml(layout.config)
     n_steps, n_envs = int(config.get("n_steps", 2048)), int(config.get("n_envs", 1))
     per = n_steps * n_envs
-    returns = rollout_returns(run_dir / "train.monitor.csv", per)
-    scalars = {tag: ((np.arange(len(v)) + 1.0) * per, v) for tag, v in _tb_scalars(run_dir).items()}
-    return {"run": str(run_dir), "scalars": scalars, "returns": returns, "steps_per_rollout": per}
+    returns = rollout_returns(layout.run_dir / "train.monitor.csv", per)
+    scalars = {tag: ((np.arange(len(v)) + 1.0) * per, v) for tag, v in _tb_scalars(layout.run_dir).items()}
+    gap_scale = next((float(kw.get("scale", 1.0)) for name, kw in named_entries(config.get("env_wrapper"),
+                      "env_wrapper") if name == "agents.oracle_reward.OracleGapReward"), None)
+    return {"run": str(run_dir), "scalars": scalars, "returns": returns, "steps_per_rollout": per,
+            "gap_scale": gap_scale}
 
 
-def _sought_return(sought_pct: float, returns: list[np.ndarray]) -> float:
-    """``sought_pct`` (an oracle gap in %) in the units of the returns (see the module docstring)."""
-    mean = float(np.mean(np.concatenate(returns)))
-    return sought_pct if abs(mean) < 5.0 else sought_pct / 100.0 * abs(mean)
+def _sought_return(sought_pct: float, d: dict[str, Any]) -> float:
+    """``sought_pct`` (an oracle gap in %) in the units of the run ``d``'s returns (see the module docstring)."""
+    if d["gap_scale"] is not None:
+        return d["gap_scale"] * sought_pct
+    return sought_pct / 100.0 * abs(float(np.mean(np.concatenate(d["returns"]))))
 
 
 def _table(label: str, d: dict[str, Any], sought: float | None) -> list[str]:
@@ -115,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if a.sought is not None and len(a.sought) != len(a.runs):
         p.error(f"--sought: {len(a.sought)} values for {len(a.runs)} runs")
     data = [load_diagnostics(r) for r in a.runs]
-    sought = [None if a.sought is None else _sought_return(s, d["returns"]) for s, d in zip(a.sought or data, data)]
+    sought = [None if a.sought is None else _sought_return(s, d) for s, d in zip(a.sought or data, data)]
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     lines = ["# PPO diagnostics", ""]

@@ -103,11 +103,9 @@ def test_the_shipped_v2_agent_loads_and_plays():
 
 
 def _weights(path: Path) -> dict:
-    import io
-    import zipfile
+    from stable_baselines3.common.save_util import load_from_zip_file
 
-    with zipfile.ZipFile(path) as zf:
-        return th.load(io.BytesIO(zf.read("policy.pth")), map_location="cpu")
+    return load_from_zip_file(path, device="cpu")[1]["policy"]
 
 
 @pytest.mark.skipif(not (SHIPPED.is_dir() and DEFAULT_RUN.is_dir()), reason="no shipped GreenLLM-v2 agents")

@@ -11,14 +11,15 @@ pytest.importorskip("tensorboard")
 from agents.ppo_diagnostics import load_diagnostics, main, rollout_returns  # noqa: E402
 
 
-def _run(tmp_path, returns, n_steps=4, n_envs=2, length=4):
+def _run(tmp_path, returns, n_steps=4, n_envs=2, length=4, wrappers=None):
     """A run folder as train.py writes one: <env>/config.yml, train.monitor.csv, tb_1/ (the last two updates
     dumped at the same step, as the final evaluation does)."""
     from torch.utils.tensorboard import SummaryWriter
 
     run = tmp_path / "ppo" / "GreenLLM-v2_1"
     (run / "GreenLLM-v2").mkdir(parents=True)
-    (run / "GreenLLM-v2" / "config.yml").write_text(yaml.safe_dump({"n_steps": n_steps, "n_envs": n_envs}))
+    config = {"n_steps": n_steps, "n_envs": n_envs, **({"env_wrapper": wrappers} if wrappers else {})}
+    (run / "GreenLLM-v2" / "config.yml").write_text(yaml.safe_dump(config))
     lines = ['#{"t_start": 0, "env_id": "None"}', "r,l,t"] + [f"{r},{length},{i}" for i, r in enumerate(returns)]
     (run / "train.monitor.csv").write_text("\n".join(lines) + "\n")
     writer = SummaryWriter(str(run / "tb_1"))
@@ -44,7 +45,8 @@ def test_the_report_reads_one_value_per_update_and_sets_the_sought_gain_in_retur
     assert out["sought"] == [pytest.approx(5.375)]  # 5% of the mean return's size (107.5, the env's units)
     assert (tmp_path / "out" / "ppo-diagnostics.png").stat().st_size > 0
     assert "value loss" in (tmp_path / "out" / "ppo-diagnostics.md").read_text()
-    gaps = _run(tmp_path / "gap", [-0.5, -0.3, -0.4, -0.1])  # returns already in gap points (oracle_reward)
+    gaps = _run(tmp_path / "gap", [-0.5, -0.3, -0.4, -0.1],  # returns already in gap points (oracle_reward)
+                wrappers=[{"agents.oracle_reward.OracleGapReward": {"scale": 1.0}}])
     assert main([str(gaps), "--sought", "0.1", "--out", str(tmp_path / "out2")])["sought"] == [pytest.approx(0.1)]
     with pytest.raises(SystemExit):  # one --sought per run
         main([str(run), str(gaps), "--sought", "5", "--out", str(tmp_path / "out3")])
